@@ -1,0 +1,71 @@
+"""The one module that imports eventlet and greenlet.
+
+eventlet is in bug-fix-only mode upstream; keeping every use behind this
+module lets us swap it later. Its deprecation banner is meant for developers
+choosing a framework, not for our users, so it is silenced here.
+
+Importing this module does not monkey-patch anything; servers call
+:func:`monkey_patch` from their ``main()``.
+"""
+
+import warnings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    import eventlet
+    import eventlet.debug
+    import eventlet.greenio
+    import eventlet.hubs
+    import eventlet.queue
+    import eventlet.semaphore
+    import eventlet.timeout
+    import eventlet.tpool
+    import eventlet.wsgi
+    import greenlet
+
+GreenPool = eventlet.GreenPool
+GreenPile = eventlet.GreenPile
+Timeout = eventlet.timeout.Timeout
+Queue = eventlet.queue.LightQueue
+Empty = eventlet.queue.Empty
+Full = eventlet.queue.Full
+Event = eventlet.event.Event
+Semaphore = eventlet.semaphore.Semaphore
+GreenletExit = greenlet.GreenletExit
+spawn = eventlet.spawn
+spawn_n = eventlet.spawn_n
+spawn_after = eventlet.spawn_after
+sleep = eventlet.sleep
+listen = eventlet.listen
+wsgi = eventlet.wsgi
+tpool_execute = eventlet.tpool.execute
+getcurrent = greenlet.getcurrent
+
+
+def monkey_patch():
+    """Make the standard library cooperative (sockets, time, threads, select)."""
+    eventlet.monkey_patch(all=False, socket=True, select=True, time=True, thread=True, os=False)
+
+
+def is_monkey_patched():
+    return eventlet.patcher.is_monkey_patched("socket")
+
+
+def hub_prevent_multiple_readers(value=False):
+    eventlet.debug.hub_prevent_multiple_readers(value)
+
+
+def use_hub(name=None):
+    eventlet.hubs.use_hub(name)
+
+
+def green_socket_module():
+    """The cooperative ``socket`` module (for clients used outside monkey-patching)."""
+    from eventlet.green import socket
+
+    return socket
+
+
+def hubs_reinit():
+    """Give a freshly forked child its own hub (the parent's epoll fd is shared)."""
+    eventlet.hubs.use_hub()

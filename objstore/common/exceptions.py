@@ -176,3 +176,51 @@ class InvalidTimestamp(BadRequest):
 
 class ConstraintError(BadRequest):
     pass
+
+
+# --- the Swift API client (objstore.client) and the compute companion ----------
+class ClientError(ObjstoreError):
+    """The object store answered a client's request with an error, or not at all.
+
+    ``http_status`` is what it answered (0 when there was no answer);
+    ``status`` follows it for 4xx/5xx and is 502 otherwise.
+    """
+
+    def __init__(self, message="", *, http_status=0, http_reason="", body=b"", headers=None):
+        super().__init__(message, status=http_status if 400 <= http_status < 600 else 502)
+        self.http_status = http_status
+        self.http_reason = http_reason
+        self.body = body
+        self.headers = headers or {}
+
+
+class InstanceNotFound(NotFound):
+    pass
+
+
+class ImageNotFound(NotFound):
+    pass
+
+
+class FlavorNotFound(NotFound):
+    pass
+
+
+class InvalidImage(BadRequest):
+    """An image file that is not what it claims (not qcow2/raw, bad checksum)."""
+
+
+class InvalidInstanceState(Conflict):
+    """The action is not allowed from the instance's current state."""
+
+
+class HypervisorError(ObjstoreError):
+    """libvirt refused or failed an operation (translated at the driver edge)."""
+
+    status = 500
+
+
+class HypervisorUnavailable(HypervisorError):
+    """The libvirt URI cannot be reached."""
+
+    status = 503

@@ -1,0 +1,305 @@
+"""The container server: a WSGI app over one SQLite DB per container.
+
+Verbs on ``/<dev>/<part>/<account>/<container>``: PUT (create, or raise the
+put timestamp and merge metadata), DELETE (only when empty), HEAD, GET (the
+object listing), POST (metadata). On ``/<dev>/<part>/<a>/<c>/<obj>``: PUT and
+DELETE of an object row, sent by object servers. REPLICATE is in
+``db/server.py``. After a PUT or DELETE of the container it reports its
+stats to the account server(s) named by ``X-Account-Host`` /
+``-Device`` / ``-Partition``; a failed report is only logged (the container
+updater catches up later).
+
+The rows, counts and SQL are in ``container/broker.py``; the listing walk and
+rendering in ``db/listing.py``.
+"""
+
+import dataclasses
+import sys
+
+from objstore.common.config import option
+from objstore.common.constraints import check_name, load_constraints
+from objstore.common.exceptions import BackendError, BadRequest, Conflict, DatabaseAlreadyExists, NotFound
+from objstore.common.hashing import conf_path
+from objstore.common.log import get_txn_id
+from objstore.common.timestamp import Timestamp
+from objstore.container.broker import ContainerBroker
+from objstore.db import listing
+from objstore.db.server import (
+    DatabaseServer,
+    DatabaseServerConfig,
+    check_partition,
+    metadata_headers,
+    request_timestamp,
+)
+from objstore.web.app import Response, error_response, split_path
+from objstore.web.backend import ConnectionPool, quote_path
+from objstore.web.server import server_main
+
+
+@dataclasses.dataclass(frozen=True)
+class ContainerServerConfig(DatabaseServerConfig):
+    allow_versions: bool = option(False, "accept X-Versions-Location / X-History-Location on containers")
+    auto_create_account_prefix: str = option(".", "accounts with this prefix get containers created on first object update")
+
+
+CONTAINER_META_PREFIXES = ("x-container-meta-", "x-container-sysmeta-")
+CONTAINER_META_NAMES = frozenset(
+    ("x-container-read", "x-container-write", "x-container-sync-to", "x-container-sync-key")
+)
+VERSION_NAMES = frozenset(("x-versions-location", "x-history-location"))
+
+
+def stat_headers(info):
+    """HEAD/GET headers of a container from its ``get_info()``."""
+    headers = {
+        "X-Container-Object-Count": str(info["object_count"]),
+        "X-Container-Bytes-Used": str(info["bytes_used"]),
+        "X-Timestamp": Timestamp(info["created_at"]).normal,
+        "X-PUT-Timestamp": Timestamp(info["put_timestamp"]).normal,
+    }
+    headers.update(backend_headers(info))
+    headers.update(metadata_headers(info["metadata"]))
+    return headers
+
+
+def backend_headers(info):
+    return {
+        "X-Backend-Timestamp": info["created_at"],
+        "X-Backend-Put-Timestamp": info["put_timestamp"],
+        "X-Backend-Delete-Timestamp": info["delete_timestamp"],
+        "X-Backend-Status-Changed-At": info["status_changed_at"],
+    }
+
+
+def account_targets(headers):
+    """``[(ip, port, device, partition)]`` from X-Account-Host/-Device/-Partition
+    (comma-separated lists pair up in order).
+
+    :raises BadRequest: the lists differ in length or a host is not ip:port.
+    """
+    hosts = [h.strip() for h in (headers.get("X-Account-Host") or "").split(",") if h.strip()]
+    devices = [d.strip() for d in (headers.get("X-Account-Device") or "").split(",") if d.strip()]
+    parts = [p.strip() for p in (headers.get("X-Account-Partition") or "").split(",") if p.strip()]
+    if not hosts:
+        return []
+    if len(hosts) != len(devices) or (len(parts) != len(hosts) and len(parts) != 1):
+        raise BadRequest("X-Account-Host, -Device and -Partition do not match")
+    if len(parts) == 1:
+        parts = parts * len(hosts)
+    targets = []
+    for host, device, part in zip(hosts, devices, parts):
+        ip, _, port = host.rpartition(":")
+        if not ip or not port.isdigit():
+            raise BadRequest("Invalid X-Account-Host %r" % host)
+        targets.append((ip.strip("[]"), int(port), device, part))
+    return targets
+
+
+class ContainerServer(DatabaseServer):
+    """The container server app (see the module docstring).
+
+    :param config: ContainerServerConfig.
+    :param logger: a logger.
+    :param constraints: the cluster's Constraints.
+    :param pool: a ConnectionPool for account reports (made from the config when None).
+    """
+
+    server_name = "container-server"
+    broker_class = ContainerBroker
+    db_type = "container"
+    meta_kind = "container"
+    meta_prefixes = CONTAINER_META_PREFIXES
+
+    def __init__(self, config, logger, constraints, pool=None):
+        super().__init__(config, logger, constraints)
+        self.meta_names = CONTAINER_META_NAMES | (VERSION_NAMES if config.allow_versions else frozenset())
+        self.pool = pool or ConnectionPool(config.conn_timeout, config.node_timeout)
+        self.routes.update(
+            {"PUT": self.PUT, "DELETE": self.DELETE, "HEAD": self.HEAD, "GET": self.GET, "POST": self.POST}
+        )
+
+    def _split(self, req):
+        device, part, account, container, obj = split_path(req.path_info, 4, 5, rest_with_last=True)
+        partition = check_partition(part)
+        check_name(account, "account", self.constraints)
+        check_name(container, "container", self.constraints)
+        if obj is not None:
+            check_name(obj, "object", self.constraints)
+        broker = self.broker_for(device, partition, account, container)
+        return broker, account, container, obj
+
+    # --- verbs ----------------------------------------------------------------------------
+    def PUT(self, req):
+        broker, account, container, obj = self._split(req)
+        timestamp = request_timestamp(req)
+        if obj is not None:
+            return self._put_object(req, broker, obj, timestamp)
+        if req.headers.get("X-Versions-Location") and not self.config.allow_versions:
+            raise BadRequest("Versions are not allowed on this cluster")
+        targets = account_targets(req.headers)
+        metadata = self.metadata_from(req, timestamp)
+        created = False
+        if not broker.exists():
+            try:
+                broker.initialize(timestamp, {k: list(v) for k, v in metadata.items()})
+                created = True
+            except DatabaseAlreadyExists:
+                pass
+        if not created:
+            was_deleted = broker.is_deleted()
+            broker.update_put_timestamp(timestamp)
+            if broker.is_deleted():
+                raise Conflict("Container was deleted after this request's timestamp")
+            broker.update_metadata(metadata)
+            created = was_deleted
+        failure = self.report_to_accounts(broker, account, container, targets)
+        if failure is not None:
+            return failure
+        return Response(status=201 if created else 202)
+
+    def _put_object(self, req, broker, obj, timestamp):
+        try:
+            size = int(req.headers["X-Size"])
+        except (KeyError, ValueError):
+            raise BadRequest("Missing or invalid X-Size") from None
+        if size < 0:
+            raise BadRequest("Missing or invalid X-Size")
+        content_type = req.headers.get("X-Content-Type")
+        etag = req.headers.get("X-Etag")
+        if content_type is None or etag is None:
+            raise BadRequest("Missing X-Content-Type or X-Etag")
+        self._require_container(broker)
+        broker.put_object(obj, timestamp, size, content_type, etag)
+        return Response(status=201)
+
+    def _require_container(self, broker):
+        # an update for a container we never had (or deleted) tells the object
+        # server to keep its async_pending; it must not create the container
+        if not broker.exists():
+            raise NotFound("No such container")
+
+    def DELETE(self, req):
+        broker, account, container, obj = self._split(req)
+        timestamp = request_timestamp(req)
+        if obj is not None:
+            self._require_container(broker)
+            broker.delete_object(obj, timestamp)
+            return Response(status=204)
+        targets = account_targets(req.headers)
+        if not broker.exists():
+            raise NotFound("No such container")
+        if broker.is_deleted():
+            return error_response(404, headers=backend_headers(broker.get_info()))
+        if not broker.empty():
+            raise Conflict("There was a conflict when trying to complete your request.")
+        broker.delete_db(timestamp)
+        if not broker.is_deleted():
+            raise Conflict("Container was written after this request's timestamp")
+        failure = self.report_to_accounts(broker, account, container, targets)
+        if failure is not None:
+            return failure
+        return Response(status=204)
+
+    def _info_or_404(self, broker):
+        if not broker.exists():
+            raise NotFound("No such container")
+        info = broker.get_info()
+        if broker._is_deleted_info(info):
+            return None, error_response(404, headers=backend_headers(info))
+        return info, None
+
+    def HEAD(self, req):
+        broker, _account, _container, obj = self._split(req)
+        if obj is not None:
+            raise BadRequest("HEAD of an object path on a container server")
+        info, missing = self._info_or_404(broker)
+        if missing is not None:
+            return missing
+        resp = Response(status=204)
+        resp.headers.update(stat_headers(info))
+        fmt = listing.choose_format(req.params.get("format"), req.headers.get("Accept"))
+        resp.content_type = listing.FORMATS[fmt]
+        resp.charset = "utf-8"
+        return resp
+
+    def GET(self, req):
+        broker, _account, container, obj = self._split(req)
+        if obj is not None:
+            raise BadRequest("GET of an object path on a container server")
+        params = self.listing_params(req, self.constraints.container_listing_limit)
+        info, missing = self._info_or_404(broker)
+        if missing is not None:
+            return missing
+        rows = broker.list_objects(
+            params["limit"], params["marker"], params["end_marker"], params["prefix"],
+            params["delimiter"], params["reverse"], params["path"],
+        )
+        return self.listing_response(
+            req, rows, listing.object_entry, "container", container, "object", stat_headers(info)
+        )
+
+    def POST(self, req):
+        broker, _account, _container, obj = self._split(req)
+        if obj is not None:
+            raise BadRequest("POST of an object path on a container server")
+        timestamp = request_timestamp(req)
+        if req.headers.get("X-Versions-Location") and not self.config.allow_versions:
+            raise BadRequest("Versions are not allowed on this cluster")
+        metadata = self.metadata_from(req, timestamp)
+        info, missing = self._info_or_404(broker)
+        if missing is not None:
+            return missing
+        broker.update_metadata(metadata)
+        return Response(status=204)
+
+    # --- account reports --------------------------------------------------------------------
+    def report_to_accounts(self, broker, account, container, targets):
+        """Send the container's stats to each account node.
+
+        :returns: None, or a 404 response when an account server says the
+            account does not exist (the container must not appear in it).
+        """
+        if not targets:
+            return None
+        info = broker.get_info()
+        headers = {
+            "X-Put-Timestamp": info["put_timestamp"],
+            "X-Delete-Timestamp": info["delete_timestamp"],
+            "X-Object-Count": str(info["object_count"]),
+            "X-Bytes-Used": str(info["bytes_used"]),
+            "X-Timestamp": info["put_timestamp"],
+            "X-Trans-Id": get_txn_id() or "",
+        }
+        all_ok = True
+        for ip, port, device, part in targets:
+            path = quote_path(device, part, account, container)
+            try:
+                resp = self.pool.request(ip, port, "PUT", path, headers)
+            except BackendError as err:
+                all_ok = False
+                self.logger.error("account update to %s:%s/%s failed: %s (the updater will retry)",
+                                  ip, port, device, err)
+                continue
+            if resp.status == 404:
+                return error_response(404, "Account not found")
+            if not 200 <= resp.status < 300:
+                all_ok = False
+                self.logger.error("account update to %s:%s/%s answered %s (the updater will retry)",
+                                  ip, port, device, resp.status)
+        if all_ok:
+            broker.reported(info["put_timestamp"], info["delete_timestamp"],
+                            info["object_count"], info["bytes_used"])
+        return None
+
+
+def app_factory(conf_path_, config, logger):
+    """The server runner's factory: a ContainerServer with the cluster's constraints."""
+    return ContainerServer(config, logger, load_constraints(conf_path()))
+
+
+def main(argv=None):
+    return server_main("container-server", ContainerServerConfig, app_factory, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,294 @@
+"""What the container and account servers share: their common options, the
+checks on every request (path shape, partition, device, mount, timestamp),
+metadata headers in and out, listing responses, and the server side of the
+DB replication protocol (the REPLICATE verb).
+
+What a container or an account *means* (its verbs, rows and headers) is in
+``container/server.py`` and ``account/server.py``; the SQL is in the brokers.
+
+REPLICATE protocol (version 1)
+------------------------------
+``REPLICATE /<device>/<partition>/<hash>`` where ``<hash>`` names the DB
+(``hash_path(account[, container])``). The request body is
+``objstore.common.encoding.pack({"op": <name>, ...args}, 1)``; a 2xx answer's
+body is ``pack(result, 1)``. The caller is the DB replicator of a peer that
+holds a replica of the same DB; ``id`` values are the brokers' database ids.
+
+``sync``  args ``id`` (the caller's DB id), ``max_row``, ``info`` (the caller's
+    ``created_at``, ``put_timestamp``, ``delete_timestamp``, ``metadata``).
+    The receiver merges the timestamps and the metadata (per key, newest wins)
+    and answers 200 with ``{"id", "max_row", "point", "info"}`` where
+    ``point`` is the receiver's incoming sync point for the caller (-1 if it
+    never merged the caller's rows): the caller then sends the rows after
+    ``point``. 404 when the receiver has no such DB (the caller sends the
+    whole DB with ``put_db``).
+``merge_items``  args ``source`` (the caller's id) and ``items`` (rows as
+    ``get_items_since`` gives them, with ``ROWID``). Merged newest-wins in one
+    transaction; the receiver's incoming point for ``source`` becomes the
+    largest ``ROWID`` sent. 202 with ``{"max_row"}``.
+``merge_syncs``  args ``sync_points`` (``[{"remote_id", "sync_point"}]``, the
+    caller's own incoming points, so a replica learns what its peers already
+    have from third parties). 202.
+``put_db``  args ``source`` and ``db`` (bytes of a consistent copy made with
+    ``backup_to``). With no local DB, the copy is checked
+    (``PRAGMA quick_check``), given a new database id, told it holds
+    everything of ``source`` up to the copy's ``max_row``, and renamed into
+    place (201). With a local DB, the copy's rows and timestamps are merged
+    into it instead (202).
+Unknown ops and undecodable bodies answer 400; a missing device 507.
+"""
+
+import dataclasses
+import os
+import uuid
+
+from objstore.common import encoding
+from objstore.common.config import option
+from objstore.common.constraints import check_metadata
+from objstore.common.exceptions import (
+    BadRequest,
+    DatabaseAlreadyExists,
+    DatabaseNotFound,
+)
+from objstore.common.fs import check_device, mkdirs
+from objstore.common.timestamp import Timestamp
+from objstore.daemon.recon import recon_response
+from objstore.db import listing
+from objstore.db.broker import db_dir, db_path
+from objstore.web.app import BaseApp, Response, split_path
+from objstore.web.server import ServerConfig
+
+REPLICATE_VERSION = 1
+MERGE_CHUNK = 1000  # rows per merge when folding a received DB into a local one
+
+
+@dataclasses.dataclass(frozen=True)
+class DatabaseServerConfig(ServerConfig):
+    """Options shared by the container and account servers."""
+
+    devices: str = option("/srv/node", "directory holding one directory per device")
+    mount_check: bool = option(True, "answer 507 for a device directory that is not a mount point")
+    ring_dir: str = option("/etc/objstore", "where account.ring.gz, container.ring.gz, object.ring.gz live")
+    reclaim_age: int = option(604800, "seconds after which deleted rows and databases are reclaimed")
+    node_timeout: float = option(3.0, "seconds to wait for another node's answer")
+    conn_timeout: float = option(0.5, "seconds to wait for a connection to another node")
+    db_timeout: float = option(25.0, "seconds to wait for a database or pending-file lock")
+    pending_cap: int = option(131072, "bytes of batched row updates that trigger a merge into SQLite")
+    recon_cache_path: str = option("", "directory of the daemons' recon files (empty: <devices>/recon)")
+
+
+def request_timestamp(req, header="X-Timestamp"):
+    """The request's timestamp header as a Timestamp.
+
+    :raises BadRequest: missing or invalid.
+    """
+    value = req.headers.get(header)
+    if not value:
+        raise BadRequest("Missing %s header" % header)
+    return Timestamp(value)
+
+
+def check_partition(part):
+    if not part.isdigit():
+        raise BadRequest("Invalid partition: %s" % part)
+    return int(part)
+
+
+def metadata_updates(headers, prefixes, names, timestamp):
+    """``{header: (value, timestamp)}`` for the metadata headers of a request.
+
+    :param prefixes: lower-case header prefixes that are metadata
+        (``x-container-meta-``...).
+    :param names: lower-case exact header names that are metadata too.
+    """
+    ts = Timestamp(timestamp).internal
+    updates = {}
+    for key, value in headers.items():
+        low = key.lower()
+        if low in names or any(low.startswith(p) and len(low) > len(p) for p in prefixes):
+            updates[key.title() if low in names else key] = (value, ts)
+    return updates
+
+
+def metadata_headers(metadata):
+    """Response headers for the visible (non-empty) metadata values."""
+    return {key: value for key, (value, _ts) in metadata.items() if value != ""}
+
+
+class DatabaseServer(BaseApp):
+    """Shared plumbing for ContainerServer and AccountServer.
+
+    :param config: a DatabaseServerConfig (subclass).
+    :param logger: where to log.
+    :param constraints: the cluster's Constraints (listing limits, metadata).
+    """
+
+    broker_class = None
+    db_type = None
+    meta_kind = None  # "container" or "account": for check_metadata
+    meta_prefixes = ()
+    meta_names = frozenset()
+
+    def __init__(self, config, logger, constraints):
+        super().__init__(logger, access_log=config.access_log)
+        self.config = config
+        self.constraints = constraints
+        self.routes = {"REPLICATE": self.REPLICATE}
+
+    # --- request plumbing ----------------------------------------------------------
+    def handle(self, req):
+        if req.method == "GET" and req.path_info.startswith("/recon/"):
+            status, body = recon_response(
+                req.path_info[len("/recon/"):], self.config.devices, self.config.ring_dir,
+                self.config.recon_cache_path, self.config.mount_check,
+            )
+            return Response(status=status, body=body, content_type="application/json")
+        return super().handle(req)
+
+    def device_path(self, device):
+        """The device's directory, or raise 507 (not mounted / missing)."""
+        return check_device(self.config.devices, device, self.config.mount_check)
+
+    def make_broker(self, db_file, account=None, container=None):
+        return self.broker_class(
+            db_file, account=account, container=container, timeout=self.config.db_timeout,
+            logger=self.logger, pending_cap=self.config.pending_cap,
+        )
+
+    def broker_for(self, device, partition, account, container=None):
+        self.device_path(device)
+        path = db_path(self.config.devices, device, self.db_type, partition, account, container)
+        return self.make_broker(path, account, container)
+
+    def metadata_from(self, req, timestamp):
+        """Validated metadata updates of a PUT/POST (400 when over the limits)."""
+        check_metadata(req.headers, self.meta_kind, self.constraints)
+        return metadata_updates(req.headers, self.meta_prefixes, self.meta_names, timestamp)
+
+    def listing_response(self, req, rows, entry, root_tag, root_name, item_tag, headers):
+        """A listing response: 204 for an empty plain listing, else 200."""
+        fmt = listing.choose_format(req.params.get("format"), req.headers.get("Accept"))
+        entries = [entry(row) for row in rows]
+        body, content_type = listing.render(entries, fmt, root_tag, root_name, item_tag)
+        resp = Response(status=200 if (entries or fmt != "plain") else 204)
+        resp.headers.update(headers)
+        if resp.status_int == 200:
+            resp.body = body
+        resp.content_type = content_type
+        resp.charset = "utf-8"
+        return resp
+
+    def listing_params(self, req, max_limit):
+        return listing.parse_params(req.params, max_limit)
+
+    # --- REPLICATE -----------------------------------------------------------------------
+    def REPLICATE(self, req):
+        device, part, name_hash = split_path(req.path_info, 3, 3)
+        check_partition(part)
+        if len(name_hash) != 32 or any(ch not in "0123456789abcdef" for ch in name_hash):
+            raise BadRequest("Invalid hash: %s" % name_hash)
+        self.device_path(device)
+        try:
+            _version, args = encoding.unpack(req.body, (REPLICATE_VERSION,))
+        except encoding.EncodingError as err:
+            raise BadRequest("bad REPLICATE body: %s" % err) from None
+        if not isinstance(args, dict):
+            raise BadRequest("bad REPLICATE body")
+        handler = {
+            "sync": self._rep_sync,
+            "merge_items": self._rep_merge_items,
+            "merge_syncs": self._rep_merge_syncs,
+            "put_db": self._rep_put_db,
+        }.get(args.get("op"))
+        if handler is None:
+            raise BadRequest("unknown REPLICATE op %r" % (args.get("op"),))
+        directory = db_dir(self.config.devices, device, self.db_type, part, name_hash)
+        broker = self.make_broker(os.path.join(directory, name_hash + ".db"))
+        try:
+            status, result = handler(broker, args, device)
+        finally:
+            broker.close()
+        resp = Response(status=status, body=encoding.pack(result, REPLICATE_VERSION))
+        resp.content_type = "application/octet-stream"
+        return resp
+
+    @staticmethod
+    def _public_info(info):
+        return {
+            "created_at": info["created_at"],
+            "put_timestamp": info["put_timestamp"],
+            "delete_timestamp": info["delete_timestamp"],
+            "metadata": info["metadata"],
+        }
+
+    def _rep_sync(self, broker, args, device):
+        if not broker.exists():
+            return 404, {}
+        info = args.get("info") or {}
+        if info:
+            broker.merge_timestamps(info["created_at"], info["put_timestamp"], info["delete_timestamp"])
+            broker.update_metadata({k: tuple(v) for k, v in (info.get("metadata") or {}).items()})
+        mine = broker.get_info()
+        return 200, {
+            "id": mine["id"],
+            "max_row": mine["max_row"],
+            "point": broker.get_sync(args["id"], incoming=True),
+            "info": self._public_info(mine),
+        }
+
+    def _rep_merge_items(self, broker, args, device):
+        if not broker.exists():
+            raise DatabaseNotFound("no such database")
+        broker.merge_items(args.get("items") or [], source=args.get("source"))
+        return 202, {"max_row": broker.get_info()["max_row"]}
+
+    def _rep_merge_syncs(self, broker, args, device):
+        if not broker.exists():
+            raise DatabaseNotFound("no such database")
+        broker.merge_syncs(args.get("sync_points") or [], incoming=True)
+        return 202, {}
+
+    def _rep_put_db(self, broker, args, device):
+        tmp_dir = os.path.join(self.config.devices, device, "tmp")
+        mkdirs(tmp_dir)
+        tmp = os.path.join(tmp_dir, "%s.db" % uuid.uuid4().hex)
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(args["db"])
+                handle.flush()
+                os.fsync(handle.fileno())
+            copy = self.make_broker(tmp)
+            try:
+                copy.quick_check()
+                info = copy.get_info()
+                if not broker.exists():
+                    copy.new_storage_id()
+                    if args.get("source"):
+                        copy.merge_syncs([{"remote_id": args["source"], "sync_point": info["max_row"]}])
+                    copy.close()
+                    mkdirs(broker.db_dir)
+                    if broker.exists():
+                        raise DatabaseAlreadyExists(broker.db_file)
+                    os.rename(tmp, broker.db_file)
+                    return 201, {}
+                broker.merge_timestamps(info["created_at"], info["put_timestamp"], info["delete_timestamp"])
+                broker.update_metadata({k: tuple(v) for k, v in info["metadata"].items()})
+                point = -1
+                while True:
+                    rows = copy.get_items_since(point, MERGE_CHUNK)
+                    if not rows:
+                        break
+                    broker.merge_items(rows, source=args.get("source") or info["id"])
+                    point = rows[-1]["ROWID"]
+                return 202, {}
+            finally:
+                copy.close()
+        except DatabaseAlreadyExists:
+            return self._rep_put_db(broker, args, device)
+        finally:
+            for leftover in (tmp, tmp + "-wal", tmp + "-shm"):
+                try:
+                    os.unlink(leftover)
+                except FileNotFoundError:
+                    pass
+

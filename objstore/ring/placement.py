@@ -1,0 +1,636 @@
+"""Pure partition-assignment math for the ring builder.
+
+What lives here: the failure-domain tree (region > zone > host > device), the
+replica plan (how many replicas of each partition every tier node should
+hold), integer quotas, the initial layout, the incremental gather/place pass,
+and the balance and dispersion measures. What does not: files, logging,
+clocks, device bookkeeping; builder.py owns those and hands us plain lists.
+
+Theory of operation
+===================
+Terms: ``P`` partitions, ``R`` replicas (maybe fractional: the last replica
+row then covers only the first ``round(frac * P)`` partitions), a *slot* is one
+(replica row, partition) cell, ``total = sum(len(row))`` slots in all.
+
+1. **Tree.** The weighted devices form a tree root > region > zone > host (ip)
+   > device. Each node knows its weight and ``ndev``, the number of devices
+   under it (a partition can put at most one replica on each device, so a node
+   can never hold more than ``ndev`` replicas of one partition).
+
+2. **Replica plan (shares).** Top-down, each node's *share* (replicas of an
+   average partition it should hold) is split among its children. Two splits
+   are computed: *weighted* (proportional to weight, water-filled so no child
+   exceeds its ``ndev``) and *dispersed* (each child within
+   ``[floor(S/n), ceil(S/n)]``, weights deciding inside those bounds: the most
+   even spread the parent's share allows). The plan moves from the weighted
+   split towards the dispersed one, but a child may grow only up to
+   ``(1 + overload)`` times its weight-fair share; the children that shrink
+   give up exactly what the growing ones may take. With overload 0 the plan
+   is the weighted one (unless ``ndev`` forces otherwise).
+
+3. **Quotas.** The shares become integer slot counts by largest-remainder
+   apportionment *top-down*, so a region whose share is exactly 1.0 gets
+   exactly ``P`` slots (independent rounding per device could hand it ``P+1``
+   and force some partition to hold two replicas there). A node's dispersion
+   *cap* is ``ceil(quota / P)``: the most replicas of one partition it should
+   hold.
+
+4. **Initial layout** (nothing assigned yet). Lay all slots out in one line,
+   ordered by the tree, each device repeated ``quota`` times, and cut the line
+   into replica rows of ``P``. Any window of ``P`` consecutive slots covers
+   each partition at most once, so a node whose slots are contiguous and
+   number at most ``P`` never gets two replicas of a partition, and one with
+   ``k*P`` slots gets at most ``k``: every cap holds at once, and every device
+   gets exactly its quota. Inside each maximal subtree whose quota fits in
+   ``P`` the slots are shuffled (seeded), which keeps all those guarantees and
+   spreads each device's partners across the other subtrees' devices. The
+   whole thing is O(total) with no per-slot decisions.
+
+5. **Incremental pass** (a ring exists). *Gather* slots that must or should
+   move: slots on removed devices or new rows (always); then, for partitions
+   allowed to move (``min_part_hours`` passed, nothing of theirs moved yet this
+   pass), one replica where some node exceeds its cap; then replicas on
+   devices above quota, at most one per partition. *Place* each gathered slot
+   by descending the tree from the root, at each level taking the child with
+   the largest unmet quota among those under their cap for this partition and
+   still holding a free device; when none qualifies the constraints are
+   relaxed in order (quota first, then cap), never the one-replica-per-device
+   rule. A few such passes run while they improve; each is O(slots) to gather
+   and O(moved * fan-out) to place.
+
+6. **Measures.** *Balance* is the worst relative difference between a
+   device's partitions and its weight-fair share, in percent. *Dispersion* is
+   the percentage of partitions in which some node holds more replicas than
+   its cap.
+"""
+
+import array
+import collections
+import math
+
+EPS = 1e-9
+MAX_BALANCE = 999.99
+LEVEL_NAMES = ("root", "region", "zone", "host", "device")
+UNASSIGNED = -1
+
+
+class Tree:
+    """The failure-domain tree of the weighted devices.
+
+    Node 0 is the root; node ids grow in depth-first order, so a parent's id
+    is always below its children's. ``dev_node[dev_id]`` is a device's leaf.
+    """
+
+    def __init__(self, devs):
+        self.keys = [()]
+        self.level = [0]
+        self.parent = [-1]
+        self.children = [[]]
+        self.weight = [0.0]
+        self.ndev = [0]
+        self.dev_id = [-1]
+        self.index = {(): 0}
+        self.dev_node = {}
+        ordered = sorted(devs, key=lambda d: (d["region"], d["zone"], d["ip"], d["id"]))
+        for dev in ordered:
+            key = ()
+            node = 0
+            path = [0]
+            for part in (dev["region"], dev["zone"], dev["ip"], dev["id"]):
+                key = key + (part,)
+                child = self.index.get(key)
+                if child is None:
+                    child = len(self.keys)
+                    self.index[key] = child
+                    self.keys.append(key)
+                    self.level.append(len(key))
+                    self.parent.append(node)
+                    self.children.append([])
+                    self.weight.append(0.0)
+                    self.ndev.append(0)
+                    self.dev_id.append(-1)
+                    self.children[node].append(child)
+                node = child
+                path.append(node)
+            self.dev_id[node] = dev["id"]
+            self.dev_node[dev["id"]] = node
+            for item in path:
+                self.weight[item] += float(dev["weight"])
+                self.ndev[item] += 1
+
+    def __len__(self):
+        return len(self.keys)
+
+    def ancestors(self, dev):
+        """Node ids of a device dict's region, zone, host and leaf (-1 where absent)."""
+        key = ()
+        out = []
+        for part in (dev["region"], dev["zone"], dev["ip"], dev["id"]):
+            key = key + (part,)
+            out.append(self.index.get(key, -1))
+        return out
+
+    def leaves(self, node):
+        """Leaf node ids under ``node``, in tree order."""
+        stack = [node]
+        out = []
+        while stack:
+            item = stack.pop()
+            kids = self.children[item]
+            if not kids:
+                out.append(item)
+            else:
+                stack.extend(reversed(kids))
+        return out
+
+
+def waterfill(total, weights, lows, highs):
+    """Split ``total`` as ``clamp(lam * w, low, high)`` per item, summing to total.
+
+    :returns: list of floats. When ``total`` is outside ``[sum(lows),
+        sum(highs)]`` the bound itself is returned.
+    """
+    n = len(weights)
+    if total >= sum(highs) - EPS:
+        return list(highs)
+    if total <= sum(lows) + EPS:
+        return list(lows)
+    top = max(highs[i] / weights[i] for i in range(n) if weights[i] > 0) * 2 + 1.0
+    lo_l, hi_l = 0.0, top
+    for _ in range(100):
+        mid = (lo_l + hi_l) / 2
+        got = sum(min(max(mid * weights[i], lows[i]), highs[i]) for i in range(n))
+        if got < total:
+            lo_l = mid
+        else:
+            hi_l = mid
+    out = [min(max(hi_l * weights[i], lows[i]), highs[i]) for i in range(n)]
+    # push the last rounding crumbs onto unclamped items
+    diff = total - sum(out)
+    free = [i for i in range(n) if lows[i] + EPS < out[i] < highs[i] - EPS]
+    if free and abs(diff) > 0:
+        for i in free:
+            out[i] += diff / len(free)
+    return out
+
+
+def _split(share, kids, tree, replicas, overload):
+    """Children's shares of a node holding ``share`` replicas (step 2 above)."""
+    n = len(kids)
+    weights = [tree.weight[c] for c in kids]
+    caps = [min(float(tree.ndev[c]), share) for c in kids]
+    weighted = waterfill(share, weights, [0.0] * n, caps)
+    lo = math.floor(math.floor(share + EPS) / n)
+    hi = math.ceil(math.ceil(share - EPS) / n)
+    lows = [min(float(lo), cap) for cap in caps]
+    highs = [min(float(hi), cap) for cap in caps]
+    if sum(highs) < share - EPS:
+        highs = caps
+    dispersed = waterfill(share, weights, lows, highs)
+    total_weight = tree.weight[0]
+    ups, downs = [], []
+    for i, c in enumerate(kids):
+        fair = replicas * tree.weight[c] / total_weight
+        limit = max(weighted[i], fair * (1.0 + overload))
+        ups.append(max(0.0, min(dispersed[i], limit) - weighted[i]))
+        downs.append(max(0.0, weighted[i] - dispersed[i]))
+    total_up, total_down = sum(ups), sum(downs)
+    if total_up <= EPS or total_down <= EPS:
+        return weighted
+    move = min(total_up, total_down)
+    return [
+        weighted[i] + ups[i] * move / total_up - downs[i] * move / total_down
+        for i in range(n)
+    ]
+
+
+def plan_shares(tree, replicas, overload):
+    """Replicas of an average partition that each node should hold.
+
+    :returns: list of floats indexed by node id; the root holds ``replicas``.
+    """
+    shares = [0.0] * len(tree)
+    shares[0] = min(float(replicas), float(tree.ndev[0]))
+    for node in range(len(tree)):
+        kids = tree.children[node]
+        if kids and shares[node] > 0:
+            for child, value in zip(kids, _split(shares[node], kids, tree, replicas, overload)):
+                shares[child] = value
+    return shares
+
+
+def apportion(total, raw, caps):
+    """Integers summing to ``total``, near ``raw``, each at most its cap
+    (largest remainder first, ties to the lower index)."""
+    n = len(raw)
+    base = [min(int(math.floor(raw[i] + EPS)), caps[i]) for i in range(n)]
+    left = total - sum(base)
+    while left < 0:
+        i = max(range(n), key=lambda j: (base[j] - raw[j], -j))
+        base[i] -= 1
+        left += 1
+    while left > 0:
+        order = sorted(
+            (i for i in range(n) if base[i] < caps[i]),
+            key=lambda j: (-(raw[j] - base[j]), j),
+        )
+        if not order:
+            break
+        for i in order[:left]:
+            base[i] += 1
+        left = total - sum(base)
+    return base
+
+
+def plan_quotas(tree, shares, partitions, total):
+    """Integer slots per node: ``total`` at the root, split top-down.
+
+    :returns: list of ints indexed by node id; a leaf's quota is its device's
+        partition count target, never above ``partitions``.
+    """
+    quota = [0] * len(tree)
+    quota[0] = total
+    for node in range(len(tree)):
+        kids = tree.children[node]
+        if not kids:
+            continue
+        if shares[node] <= 0:
+            raw = [0.0] * len(kids)
+        else:
+            raw = [quota[node] * shares[c] / shares[node] for c in kids]
+        caps = [tree.ndev[c] * partitions for c in kids]
+        for child, value in zip(kids, apportion(quota[node], raw, caps)):
+            quota[child] = value
+    return quota
+
+
+def node_caps(quota, partitions):
+    """Most replicas of one partition each node should hold: ceil(quota / P)."""
+    return [-(-q // partitions) for q in quota]
+
+
+def row_lengths(partitions, replicas):
+    """Lengths of the replica rows for a (maybe fractional) replica count."""
+    whole = int(math.floor(replicas + EPS))
+    frac = replicas - whole
+    lengths = [partitions] * whole
+    extra = int(round(frac * partitions))
+    if extra > 0:
+        lengths.append(min(extra, partitions))
+    return lengths
+
+
+def initial_layout(tree, quota, partitions, lengths, rng, typecode="i"):
+    """Replica rows for an empty ring (step 4 above).
+
+    :param rng: a ``random.Random``; the layout is a function of its seed.
+    :returns: list of ``array(typecode)`` rows with the given lengths.
+    """
+    line = array.array(typecode)
+
+    def emit(node):
+        if quota[node] <= partitions or not tree.children[node]:
+            ids = []
+            for leaf in tree.leaves(node):
+                ids.extend([tree.dev_id[leaf]] * quota[leaf])
+            rng.shuffle(ids)
+            line.extend(ids)
+        else:
+            for child in tree.children[node]:
+                emit(child)
+
+    emit(0)
+    rows = []
+    start = 0
+    for length in lengths:
+        rows.append(line[start:start + length])
+        start += length
+    return rows
+
+
+def count_parts(rows, size):
+    """Slots per device id (list of length ``size``); unassigned slots ignored."""
+    counts = [0] * size
+    for row in rows:
+        for dev, n in collections.Counter(row).items():
+            if 0 <= dev < size:
+                counts[dev] += n
+    return counts
+
+
+class Assigner:
+    """One incremental rebalance pass over existing rows (step 5 above).
+
+    :param tree: Tree of the weighted, not-removed devices.
+    :param quota: per-node quotas (plan_quotas).
+    :param rows: replica rows (mutated in place); ``UNASSIGNED`` marks empty slots.
+    :param devs: list indexed by device id of dicts or None (all known devices,
+        weighted or not), used to find ancestors of out-of-tree devices.
+    :param movable: bytearray, 1 where the partition may move this pass.
+    :param rng: random.Random for the gather order.
+    """
+
+    def __init__(self, tree, quota, partitions, rows, devs, movable, rng):
+        self.tree = tree
+        self.quota = quota
+        self.caps = node_caps(quota, partitions)
+        self.partitions = partitions
+        self.rows = rows
+        self.rng = rng
+        self.movable = movable
+        size = len(devs)
+        self.dev_quota = [0] * size
+        self.anc = [None] * size
+        for dev in devs:
+            if dev is None:
+                continue
+            self.anc[dev["id"]] = tree.ancestors(dev)
+            leaf = tree.dev_node.get(dev["id"])
+            if leaf is not None:
+                self.dev_quota[dev["id"]] = quota[leaf]
+        self.parts = count_parts(rows, size)
+        self.count = [0] * len(tree)
+        for dev_id, n in enumerate(self.parts):
+            leaf = tree.dev_node.get(dev_id)
+            if leaf is None or not n:
+                continue
+            node = leaf
+            while node >= 0:
+                self.count[node] += n
+                node = tree.parent[node]
+        self.changed = bytearray(partitions)  # gathered this rebalance
+        self.moved = bytearray(partitions)  # some replica really changed device
+
+    # -- gathering -----------------------------------------------------------
+    def _take(self, row_index, part, gathered):
+        dev = self.rows[row_index][part]
+        self.rows[row_index][part] = UNASSIGNED
+        gathered.append((part, row_index, dev))
+        if dev >= 0:
+            self.parts[dev] -= 1
+            leaf = self.tree.dev_node.get(dev)
+            if leaf is not None:
+                node = leaf
+                while node >= 0:
+                    self.count[node] -= 1
+                    node = self.tree.parent[node]
+
+    def gather_forced(self, valid):
+        """Slots unassigned or on devices not in ``valid`` (a bytearray by id)."""
+        gathered = []
+        nvalid = len(valid)
+        for r, row in enumerate(self.rows):
+            for part, dev in enumerate(row):
+                if dev < 0 or dev >= nvalid or not valid[dev]:
+                    self._take(r, part, gathered)
+                    self.changed[part] = 1
+        return gathered
+
+    def _check_levels(self, nreps):
+        """Tree levels where some node's cap is below ``nreps`` (others never overflow)."""
+        levels = []
+        for level in (1, 2, 3):
+            if any(
+                self.caps[n] < nreps and self.tree.level[n] == level
+                for n in range(len(self.tree))
+            ):
+                levels.append(level)
+        return levels
+
+    def gather_dispersion(self, gathered):
+        """One replica of each movable partition where a node is over its cap."""
+        rows = self.rows
+        anc = self.anc
+        caps = self.caps
+        levels = self._check_levels(len(rows))
+        if not levels:
+            return
+        excess = self._excess
+        full = min(len(row) for row in rows)
+        for part in range(self.partitions):
+            if not self.movable[part] or self.changed[part]:
+                continue
+            reps = [row[part] for row in rows] if part < full else [
+                row[part] for row in rows if part < len(row)]
+            for level in levels:
+                ids = [anc[d][level - 1] if d >= 0 and anc[d] else -2 - i
+                       for i, d in enumerate(reps)]
+                if len(set(ids)) == len(ids):
+                    break
+                seen = {}
+                for node in ids:
+                    seen[node] = seen.get(node, 0) + 1
+                bad = [n for n, c in seen.items() if n >= 0 and c > caps[n]]
+                if bad:
+                    choices = [i for i, n in enumerate(ids) if n in bad]
+                    pick = max(choices, key=lambda i: (excess(reps[i]), -i))
+                    self._take(pick, part, gathered)
+                    self.changed[part] = 1
+                    break
+
+    def _excess(self, dev):
+        return self.parts[dev] - self.dev_quota[dev] if dev >= 0 else 0
+
+    def move_for_balance(self):
+        """Move replicas off devices above quota straight to a device below
+        quota, where the partition's caps allow; at most one replica per
+        movable partition. Returns how many slots moved.
+
+        Gathering blindly and placing afterwards fails when the only devices
+        in need sit in a node the gathered partitions already fill (a growing
+        region with cap 1): they would land back where they came from. Here a
+        replica moves only when a strict destination exists for it.
+        """
+        tree = self.tree
+        children, caps, ndev = tree.children, self.caps, tree.ndev
+        count, quota, parent, dev_node = self.count, self.quota, tree.parent, tree.dev_node
+        rows, anc = self.rows, self.anc
+        over = {d: self.parts[d] - self.dev_quota[d]
+                for d in range(len(self.parts)) if self.parts[d] > self.dev_quota[d]}
+        need_total = sum(max(0, quota[leaf] - count[leaf]) for leaf in dev_node.values())
+        if not over or not need_total:
+            return 0
+        nparts = self.partitions
+        start = self.rng.randrange(nparts)
+        order = list(range(len(rows)))
+        self.rng.shuffle(order)
+        movable, changed = self.movable, self.changed
+        moved = 0
+        for r in order:
+            row = rows[r]
+            length = len(row)
+            if not length:
+                continue
+            for span in ((start % length, length), (0, start % length)):
+                for part in range(*span):
+                    dev = row[part]
+                    if dev not in over or not movable[part] or changed[part]:
+                        continue
+                    held, busy = {}, {}
+                    for other in rows:
+                        if other is not row and part < len(other):
+                            odev = other[part]
+                            if odev >= 0 and anc[odev]:
+                                inside = anc[odev][3] >= 0
+                                for node in anc[odev]:
+                                    if node >= 0:
+                                        held[node] = held.get(node, 0) + 1
+                                        if inside:
+                                            busy[node] = busy.get(node, 0) + 1
+                    source = dev_node.get(dev, -1)
+                    node = source
+                    while node >= 0:  # lift the replica out while we look
+                        count[node] -= 1
+                        node = parent[node]
+                    node = 0
+                    while children[node]:
+                        best, best_need = -1, 0
+                        for child in children[node]:
+                            need = quota[child] - count[child]
+                            if need > best_need and held.get(child, 0) < caps[child] \
+                                    and busy.get(child, 0) < ndev[child]:
+                                best, best_need = child, need
+                        if best < 0:
+                            break
+                        node = best
+                    target = node if node > 0 and not children[node] else source
+                    if target == source or target < 0:
+                        node = source
+                        while node >= 0:
+                            count[node] += 1
+                            node = parent[node]
+                        continue
+                    new = tree.dev_id[target]
+                    node = target
+                    while node >= 0:
+                        count[node] += 1
+                        node = parent[node]
+                    row[part] = new
+                    self.parts[dev] -= 1
+                    self.parts[new] += 1
+                    changed[part] = 1
+                    self.moved[part] = 1
+                    moved += 1
+                    need_total -= 1
+                    left = over[dev] - 1
+                    if left:
+                        over[dev] = left
+                    else:
+                        del over[dev]
+                    if not over or not need_total:
+                        return moved
+        return moved
+
+    # -- placing -------------------------------------------------------------
+    def place(self, gathered):
+        """Assign every gathered slot; returns how many changed device."""
+        tree = self.tree
+        children, caps, ndev = tree.children, self.caps, tree.ndev
+        count, quota, parent = self.count, self.quota, tree.parent
+        rows, anc = self.rows, self.anc
+        moved = 0
+        self.rng.shuffle(gathered)
+        for part, r, old in gathered:
+            held = {}  # replicas of this partition under each node (caps)
+            busy = {}  # the same, counting only devices in the tree (free devices)
+            for row in rows:
+                if part < len(row):
+                    dev = row[part]
+                    if dev >= 0 and anc[dev]:
+                        inside = anc[dev][3] >= 0
+                        for node in anc[dev]:
+                            if node >= 0:
+                                held[node] = held.get(node, 0) + 1
+                                if inside:
+                                    busy[node] = busy.get(node, 0) + 1
+            node = 0
+            while children[node]:
+                best = None
+                best_key = None
+                for child in children[node]:
+                    if busy.get(child, 0) >= ndev[child]:
+                        continue
+                    have = held.get(child, 0)
+                    need = quota[child] - count[child]
+                    key = (have < caps[child], need > 0, -have if have >= caps[child] else 0, need)
+                    if best_key is None or key > best_key:
+                        best, best_key = child, key
+                node = best
+            dev = tree.dev_id[node]
+            rows[r][part] = dev
+            self.parts[dev] += 1
+            while node >= 0:
+                count[node] += 1
+                node = parent[node]
+            if dev != old:
+                moved += 1
+                self.moved[part] = 1
+        return moved
+
+
+def balance_of(parts, weight, total_weight, total_slots):
+    """A device's balance in percent against its weight-fair share."""
+    if weight <= 0:
+        return MAX_BALANCE if parts else 0.0
+    wanted = total_slots * weight / total_weight
+    return 100.0 * (parts - wanted) / wanted
+
+
+def ring_balance(devs, parts, total_slots):
+    """Worst absolute device balance (percent); ``devs`` dicts, ``parts`` by id."""
+    live = [d for d in devs if d is not None]
+    total_weight = sum(d["weight"] for d in live if d["weight"] > 0)
+    if not total_weight:
+        return 0.0
+    worst = 0.0
+    for dev in live:
+        got = parts[dev["id"]] if dev["id"] < len(parts) else 0
+        worst = max(worst, abs(balance_of(got, dev["weight"], total_weight, total_slots)))
+    return min(worst, MAX_BALANCE)
+
+
+def dispersion_of(tree, quota, partitions, rows, devs, detail=False):
+    """Percentage of partitions where some node holds more replicas than its cap.
+
+    :param detail: also return per-node tallies.
+    :returns: ``percent`` or, with ``detail``, ``(percent, {node: [n0, n1, ...]})``
+        where ``nK`` counts partitions holding K replicas in that node.
+    """
+    caps = node_caps(quota, partitions)
+    anc = {}
+    for dev in devs:
+        if dev is not None:
+            anc[dev["id"]] = tree.ancestors(dev)
+    nrows = len(rows)
+    bad = 0
+    tallies = {}
+    full = min(len(row) for row in rows) if rows else 0
+    for part in range(partitions):
+        reps = [row[part] for row in rows] if part < full else [
+            row[part] for row in rows if part < len(row)]
+        over = False
+        if detail:
+            held = {}
+            for d in reps:
+                for node in anc.get(d, ()):
+                    if node >= 0:
+                        held[node] = held.get(node, 0) + 1
+            for node, n in held.items():
+                tallies.setdefault(node, [0] * (nrows + 1))[n] += 1
+                if n > max(caps[node], 1):
+                    over = True
+        else:
+            for level in (0, 1, 2, 3):
+                ids = [anc[d][level] if d in anc else -2 - i for i, d in enumerate(reps)]
+                if len(set(ids)) == len(ids):
+                    break
+                held = {}
+                for node in ids:
+                    held[node] = held.get(node, 0) + 1
+                if any(node >= 0 and n > max(caps[node], 1) for node, n in held.items()):
+                    over = True
+                    break
+        if over:
+            bad += 1
+    percent = 100.0 * bad / partitions if partitions else 0.0
+    return (percent, tallies) if detail else percent

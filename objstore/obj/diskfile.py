@@ -1,0 +1,576 @@
+"""Objects on a local device: the on-disk layout, the durable writer, the
+streaming reader with its integrity checks, quarantine, and async_pending
+files for the object updater.
+
+What does not live here: HTTP (server.py), metadata encoding and xattrs
+(metadata.py), suffix hashes and which files matter (hashes.py).
+
+Layout under ``devices/<dev>/``::
+
+    objects/<part>/<suffix>/<hash>/<timestamp>.data | .ts | .meta
+    objects/<part>/hashes.msgpack, hashes.invalid      (see hashes.py)
+    tmp/                                               writes in flight
+    quarantined/objects/<hash>[-<uuid>]/               what failed a check
+    async_pending/<suffix>/<hash>-<timestamp>          container updates to retry
+
+``hash`` = objstore.common.hashing.hash_path(a, c, o), ``suffix`` = its last
+three hex digits.
+
+Theory of operation (writes): a :class:`DiskFileWriter` creates a file in
+``tmp/`` (same filesystem as ``objects/``), preallocates the announced size
+(ENOSPC before reading the body), writes the chunks while computing the md5,
+attaches the metadata (metadata.py: xattrs, or a trailer), fsyncs once
+(covering body, xattrs and trailer), renames the file into the object
+directory, fsyncs that directory, removes the older files of the object and
+journals the suffix as changed. A crash at any point before the rename leaves
+only a temp file in ``tmp/`` (never served; removed by :meth:`DiskFileManager.
+clean_tmp`); after the rename the file is complete with its metadata. On ext4
+and XFS the directory fsync commits the filesystem journal, which includes the
+creation of the suffix and object directories.
+
+Reads: :meth:`DiskFile.open` lists the object directory once, opens the data
+file (the open fd keeps it readable even if a newer write replaces it), reads
+its metadata and checks the body size against Content-Length. The reader
+streams ``disk_chunk_size`` chunks; on a full read it keeps the last chunk
+back until the md5 matches the stored ETag, so a corrupt object's response
+ends short (the proxy notices and resumes elsewhere). A mismatch moves the
+object directory to quarantine; the next request answers 404.
+"""
+
+import errno
+import hashlib
+import os
+import time
+import uuid
+
+from objstore.common import encoding
+from objstore.common.exceptions import (
+    DiskFileCollision,
+    DiskFileDeleted,
+    DiskFileError,
+    DiskFileExpired,
+    DiskFileNoSpace,
+    DiskFileNotFound,
+    DiskFileQuarantined,
+    DiskFileXattrError,
+)
+from objstore.common.fs import check_device, fsync_dir, listdir, mkdirs, remove_file, renamer
+from objstore.common.hashing import hash_path, suffix_of
+from objstore.common.timestamp import Timestamp
+from objstore.obj import hashes as hashes_mod
+from objstore.obj import metadata as meta_mod
+
+ASYNC_VERSION = 1
+DEFAULT_CHUNK = 65536
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+# Keys of a .data file's metadata that a .meta (POST) never replaces; all
+# others (user metadata, Content-Encoding, X-Delete-At...) come from the
+# newest .meta when there is one.
+DATA_BOUND = frozenset(("name", "Content-Length", "ETag", "Content-Type"))
+SYSMETA_PREFIX = "X-Object-Sysmeta-"
+
+
+def parse_reserve(text):
+    """``fallocate_reserve`` into ``(value, is_percent)``: ``'10%'`` or bytes.
+
+    :raises ValueError: not a number.
+    """
+    text = str(text).strip()
+    if text.endswith("%"):
+        value = float(text[:-1])
+        if not 0 <= value <= 100:
+            raise ValueError("percent out of range")
+        return value, True
+    value = int(text or 0)
+    if value < 0:
+        raise ValueError("negative reserve")
+    return value, False
+
+
+def space_ok(avail_blocks, block_size, total_blocks, size, reserve, is_percent):
+    """Whether writing ``size`` more bytes keeps the reserve free (pure)."""
+    free = avail_blocks * block_size - (size or 0)
+    if is_percent:
+        total = total_blocks * block_size
+        return total > 0 and free * 100.0 / total >= reserve
+    return free >= reserve
+
+
+def merge_metadata(data_meta, meta_meta):
+    """The object's metadata: the .data's data-bound keys and sysmeta, then the .meta's."""
+    if not meta_meta:
+        return dict(data_meta)
+    merged = {k: v for k, v in data_meta.items() if k in DATA_BOUND or k.startswith(SYSMETA_PREFIX)}
+    merged.update(meta_meta)
+    return merged
+
+
+def async_pending_name(name_hash, timestamp):
+    """``'<suffix>/<hash>-<timestamp>'`` under ``async_pending/``."""
+    return "%s/%s-%s" % (suffix_of(name_hash), name_hash, Timestamp(timestamp).internal)
+
+
+class DiskFileManager:
+    """Gives DiskFiles for objects on the devices under ``devices``.
+
+    :param devices: the directory holding one directory per device.
+    :param mount_check: refuse (507) a device directory that is not a mount point.
+    :param logger: for the rare warnings (quarantine).
+    :param reclaim_age: seconds after which tombstones are removed.
+    :param fallocate_reserve: bytes, or ``'N%'``, kept free; writes beyond it get 507.
+    :param disk_chunk_size: read size when streaming from disk.
+    :param keep_cache_size: objects up to this size stay in the page cache after a read.
+    """
+
+    def __init__(self, devices, mount_check, logger, reclaim_age=604800, fallocate_reserve="0",
+                 disk_chunk_size=DEFAULT_CHUNK, keep_cache_size=5242880):
+        self.devices = devices
+        self.mount_check = mount_check
+        self.logger = logger
+        self.reclaim_age = reclaim_age
+        self.reserve, self.reserve_is_percent = parse_reserve(fallocate_reserve)
+        self.disk_chunk_size = disk_chunk_size
+        self.keep_cache_size = keep_cache_size
+        self._tmp_made = set()
+
+    # --- devices ---------------------------------------------------------------
+    def device_path(self, device):
+        """``devices/<device>``; raises 507 (DiskFileDeviceUnavailable's parent) when unusable."""
+        return check_device(self.devices, device, self.mount_check)
+
+    def tmp_dir(self, device_path):
+        path = os.path.join(device_path, "tmp")
+        if path not in self._tmp_made:
+            mkdirs(path)
+            self._tmp_made.add(path)
+        return path
+
+    def check_space(self, device_path, size=0):
+        """:raises DiskFileNoSpace: writing ``size`` bytes would eat into the reserve."""
+        if not self.reserve:
+            return
+        st = os.statvfs(device_path)
+        if not space_ok(st.f_bavail, st.f_frsize, st.f_blocks, size, self.reserve, self.reserve_is_percent):
+            raise DiskFileNoSpace("not enough free space on %s (reserve %s%s)" % (
+                device_path, self.reserve, "%" if self.reserve_is_percent else " bytes"))
+
+    def clean_tmp(self, device, older_than=86400, now=None):
+        """Remove temp files of writes that never finished (crashes). Returns the count."""
+        tmp = os.path.join(self.device_path(device), "tmp")
+        cutoff = (now if now is not None else time.time()) - older_than
+        removed = 0
+        for name in listdir(tmp):
+            path = os.path.join(tmp, name)
+            try:
+                if os.stat(path).st_mtime < cutoff:
+                    os.unlink(path)
+                    removed += 1
+            except OSError:
+                pass
+        return removed
+
+    # --- objects -----------------------------------------------------------------
+    def get_diskfile(self, device, partition, account, container, obj):
+        """The DiskFile of ``/account/container/obj`` in ``partition`` of ``device``.
+
+        :raises InsufficientStorage: (507) the device is missing or unmounted.
+        """
+        dev_path = self.device_path(device)
+        name_hash = hash_path(account, container, obj)
+        return DiskFile(self, dev_path, str(partition), name_hash, "/%s/%s/%s" % (account, container, obj))
+
+    def get_diskfile_from_hash(self, device, partition, name_hash):
+        """A DiskFile known only by its hash (replicator, auditor): no name check."""
+        dev_path = self.device_path(device)
+        return DiskFile(self, dev_path, str(partition), name_hash, None)
+
+    def partition_path(self, device, partition):
+        return os.path.join(self.device_path(device), "objects", str(partition))
+
+    def get_hashes(self, device, partition, recalculate=()):
+        """``{suffix: md5 hex}`` of a partition (see hashes.get_hashes)."""
+        return hashes_mod.get_hashes(self.partition_path(device, partition), recalculate, self.reclaim_age)
+
+    # --- async pendings ------------------------------------------------------------
+    def write_async_pending(self, device, op, account, container, obj, timestamp, headers, container_nodes):
+        """Durably leave a container update for the object updater.
+
+        The file is ``async_pending/<suffix>/<hash>-<timestamp>`` holding
+        ``encoding.pack({"op", "account", "container", "obj", "headers",
+        "container_nodes": [{"ip", "port", "device", "partition"}]}, 1)``.
+        A newer update of the same object does not remove an older file: the
+        container merges rows by timestamp, so replaying both is harmless.
+
+        :returns: the path written.
+        """
+        dev_path = self.device_path(device)
+        name_hash = hash_path(account, container, obj)
+        path = os.path.join(dev_path, "async_pending", async_pending_name(name_hash, timestamp))
+        body = {
+            "op": op, "account": account, "container": container, "obj": obj,
+            "headers": dict(headers), "container_nodes": list(container_nodes),
+        }
+        data = encoding.pack(body, ASYNC_VERSION)
+        tmp = os.path.join(self.tmp_dir(dev_path), "async.%s" % uuid.uuid4().hex)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            try:
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            renamer(tmp, path)
+        except OSError as err:
+            remove_file(tmp)
+            if err.errno in _NO_SPACE:
+                raise DiskFileNoSpace("no space for async_pending") from None
+            raise
+        return path
+
+    # --- quarantine ----------------------------------------------------------------
+    def quarantine(self, device_path, hash_dir, reason):
+        """Move an object directory to ``quarantined/objects/`` and journal its suffix.
+
+        :returns: the new path (None when it was already gone).
+        """
+        name_hash = os.path.basename(hash_dir)
+        target_dir = os.path.join(device_path, "quarantined", "objects")
+        target = os.path.join(target_dir, name_hash)
+        try:
+            mkdirs(target_dir)
+            try:
+                os.rename(hash_dir, target)
+            except OSError as err:
+                if err.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+                target = "%s-%s" % (target, uuid.uuid4().hex)
+                os.rename(hash_dir, target)
+            fsync_dir(target_dir)
+        except FileNotFoundError:
+            return None
+        partition_path = os.path.dirname(os.path.dirname(hash_dir))
+        try:
+            hashes_mod.invalidate_suffix(partition_path, suffix_of(name_hash))
+        except DiskFileError:
+            pass
+        self.logger.warning("quarantined %s to %s: %s", hash_dir, target, reason)
+        return target
+
+
+class DiskFile:
+    """One object (by name hash) on one device.
+
+    After :meth:`open`: ``metadata`` (merged .data + .meta), ``data_metadata``,
+    ``data_timestamp``, ``timestamp`` (newest of .data/.meta), ``content_length``.
+    Use :meth:`reader` to stream it, :meth:`writer` / :meth:`delete` /
+    :meth:`write_metadata` to change it. Also use :meth:`state` to learn the
+    newest timestamp (data or tombstone) without opening data.
+    """
+
+    def __init__(self, manager, device_path, partition, name_hash, name):
+        self.manager = manager
+        self.device_path = device_path
+        self.partition = partition
+        self.name_hash = name_hash
+        self.name = name
+        self.partition_path = os.path.join(device_path, "objects", partition)
+        self.hash_dir = os.path.join(self.partition_path, suffix_of(name_hash), name_hash)
+        self.metadata = None
+        self.data_metadata = None
+        self.data_timestamp = None
+        self.timestamp = None
+        self.content_length = None
+        self.body_size = None
+        self._fd = None
+
+    # --- reading -----------------------------------------------------------------
+    def open(self, allow_expired=False, now=None):
+        """Open the newest data and read the metadata.
+
+        :returns: self.
+        :raises DiskFileDeleted: the newest file is a tombstone (``.timestamp``).
+        :raises DiskFileExpired: X-Delete-At passed (``.metadata``, ``.timestamp``).
+        :raises DiskFileQuarantined: it failed a check and was moved away.
+        :raises DiskFileNotFound: nothing there.
+        :raises DiskFileCollision: another name hashes to the same directory.
+        """
+        for _attempt in range(3):
+            info = hashes_mod.gather_files(listdir(self.hash_dir))
+            if info["ts"]:
+                stamp = Timestamp(hashes_mod.split_name(info["ts"])[0])
+                raise DiskFileDeleted("deleted", timestamp=stamp, metadata={"X-Timestamp": stamp.internal})
+            if not info["data"]:
+                raise DiskFileNotFound("not found")
+            try:
+                fd = os.open(os.path.join(self.hash_dir, info["data"]), os.O_RDONLY)
+            except FileNotFoundError:
+                continue  # a newer write removed it between listdir and open
+            break
+        else:
+            raise DiskFileNotFound("object directory keeps changing")
+        try:
+            self._load(fd, info, allow_expired, now)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        return self
+
+    def _load(self, fd, info, allow_expired, now):
+        size = os.fstat(fd).st_size
+        try:
+            data_meta, body_size = meta_mod.read_metadata(fd, size)
+        except DiskFileXattrError as err:
+            self._quarantine(str(err))
+        if self.name is not None and data_meta.get("name") != self.name:
+            raise DiskFileCollision("%s holds %r, not %r" % (self.hash_dir, data_meta.get("name"), self.name))
+        try:
+            length = int(data_meta["Content-Length"])
+        except (KeyError, ValueError):
+            self._quarantine("no Content-Length in metadata")
+        if body_size != length:
+            self._quarantine("body is %d bytes, metadata says %d" % (body_size, length))
+        meta_meta = None
+        if info["meta"]:
+            try:
+                meta_meta, _ = meta_mod.read_metadata_path(os.path.join(self.hash_dir, info["meta"]))
+            except DiskFileNotFound:
+                meta_meta = None
+            except DiskFileXattrError as err:
+                self._quarantine("bad .meta: %s" % err)
+        self.data_metadata = data_meta
+        self.metadata = merge_metadata(data_meta, meta_meta)
+        self.data_timestamp = Timestamp(data_meta["X-Timestamp"])
+        self.timestamp = Timestamp(self.metadata["X-Timestamp"])
+        self.content_length = length
+        self.body_size = body_size
+        delete_at = self.metadata.get("X-Delete-At")
+        if delete_at and not allow_expired:
+            try:
+                expired = int(delete_at) <= (now if now is not None else time.time())
+            except ValueError:
+                expired = False
+            if expired:
+                err = DiskFileExpired("expired", metadata=self.metadata)
+                err.timestamp = self.timestamp
+                raise err
+
+    def _quarantine(self, reason):
+        self.manager.quarantine(self.device_path, self.hash_dir, reason)
+        raise DiskFileQuarantined(reason)
+
+    def state(self):
+        """``(newest timestamp of .data or .ts or None, is_tombstone)`` from names alone."""
+        info = hashes_mod.gather_files(listdir(self.hash_dir))
+        name = info["ts"] or info["data"]
+        if not name:
+            return None, False
+        return Timestamp(hashes_mod.split_name(name)[0]), bool(info["ts"])
+
+    def reader(self, keep_cache=None):
+        """A :class:`DiskFileReader` over the opened data (it takes the fd)."""
+        if self._fd is None:
+            raise DiskFileError("reader() before open()")
+        if keep_cache is None:
+            keep_cache = self.content_length <= self.manager.keep_cache_size
+        fd, self._fd = self._fd, None
+        return DiskFileReader(fd, self, keep_cache)
+
+    def close(self):
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- writing -----------------------------------------------------------------
+    def writer(self, size=None):
+        """A :class:`DiskFileWriter` for a new .data of ``size`` bytes (None: unknown).
+
+        :raises DiskFileNoSpace: below the reserve, or preallocation failed.
+        """
+        return DiskFileWriter(self, size)
+
+    def delete(self, timestamp, metadata=None):
+        """Write a tombstone at ``timestamp`` (older files are removed)."""
+        meta = dict(metadata or {})
+        meta["X-Timestamp"] = Timestamp(timestamp).internal
+        with DiskFileWriter(self, 0, reserve=False) as writer:
+            writer.put(meta, ".ts")
+
+    def write_metadata(self, metadata):
+        """Write a .meta at ``metadata['X-Timestamp']`` (POST): it replaces user metadata."""
+        with DiskFileWriter(self, 0) as writer:
+            writer.put(metadata, ".meta")
+
+
+class DiskFileWriter:
+    """Writes one file of an object durably (see the module's theory of operation).
+
+    Use as a context manager: leaving it without :meth:`put` removes the
+    temp file. ``etag`` and ``bytes_written`` are available before put.
+    """
+
+    def __init__(self, diskfile, size=None, reserve=True):
+        self.diskfile = diskfile
+        self.size = size
+        self.bytes_written = 0
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._done = False
+        manager = diskfile.manager
+        if reserve:
+            manager.check_space(diskfile.device_path, size or 0)
+        tmp_dir = manager.tmp_dir(diskfile.device_path)
+        self.tmp_path = os.path.join(tmp_dir, "%s.%s" % (diskfile.name_hash, uuid.uuid4().hex))
+        try:
+            self._fd = os.open(self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except OSError as err:
+            if err.errno in _NO_SPACE:
+                raise DiskFileNoSpace("no space to create a temp file") from None
+            raise
+        if size:
+            try:
+                os.posix_fallocate(self._fd, 0, size)
+            except OSError as err:
+                self.close()
+                if err.errno in _NO_SPACE:
+                    raise DiskFileNoSpace("cannot preallocate %d bytes" % size) from None
+                if err.errno not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                    raise
+
+    def write(self, chunk):
+        """Append ``chunk`` to the body.
+
+        :raises DiskFileNoSpace: the disk filled up (close() removes the temp file).
+        """
+        self._md5.update(chunk)
+        view = memoryview(chunk)
+        try:
+            while view:
+                count = os.write(self._fd, view)
+                view = view[count:]
+        except OSError as err:
+            if err.errno in _NO_SPACE:
+                raise DiskFileNoSpace("disk full while writing") from None
+            raise
+        self.bytes_written += len(chunk)
+
+    @property
+    def etag(self):
+        """md5 hex of what was written so far."""
+        return self._md5.hexdigest()
+
+    def put(self, metadata, ext=".data"):
+        """Attach ``metadata``, fsync, rename into place, clean up, journal the suffix.
+
+        ``metadata['X-Timestamp']`` names the file. For a ``.data`` the caller
+        gives Content-Length and ETag (normally ``bytes_written``/``etag``).
+        """
+        df = self.diskfile
+        timestamp = Timestamp(metadata["X-Timestamp"])
+        if df.name is not None and "name" not in metadata:
+            metadata = dict(metadata, name=df.name)
+        if self.size and self.bytes_written < self.size:
+            # preallocated beyond what was written (a .ts or .meta never is)
+            os.ftruncate(self._fd, self.bytes_written)
+        meta_mod.write_metadata(self._fd, metadata, self.bytes_written)
+        try:
+            os.fsync(self._fd)
+        except OSError as err:
+            if err.errno in _NO_SPACE:
+                raise DiskFileNoSpace("disk full at fsync") from None
+            raise
+        target = os.path.join(df.hash_dir, timestamp.internal + ext)
+        try:
+            os.rename(self.tmp_path, target)
+        except FileNotFoundError:
+            mkdirs(df.hash_dir)
+            os.rename(self.tmp_path, target)
+        self._done = True
+        fsync_dir(df.hash_dir)
+        os.close(self._fd)
+        self._fd = None
+        hashes_mod.cleanup_dir(df.hash_dir)
+        hashes_mod.invalidate_suffix(df.partition_path, suffix_of(df.name_hash))
+
+    def close(self):
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if not self._done:
+            remove_file(self.tmp_path)
+            self._done = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class DiskFileReader:
+    """Iterates an object's body from disk (see the module's theory of operation).
+
+    Iterating gives the whole body; :meth:`app_iter_range` a byte range.
+    Always :meth:`close` (the WSGI server does).
+    """
+
+    def __init__(self, fd, diskfile, keep_cache):
+        self._fd = fd
+        self.diskfile = diskfile
+        self.keep_cache = keep_cache
+        self.chunk = diskfile.manager.disk_chunk_size
+        self.length = diskfile.content_length
+        self.etag = diskfile.metadata.get("ETag")
+        self.quarantined = False
+
+    def __iter__(self):
+        return self._read(0, self.length, verify=True)
+
+    def app_iter_range(self, start, stop):
+        """Bytes ``[start, stop)``; a range covering everything is verified too."""
+        return self._read(start, stop, verify=(start == 0 and stop >= self.length))
+
+    def _read(self, start, stop, verify):
+        md5 = hashlib.md5(usedforsecurity=False) if verify else None
+        offset = start
+        pending = None
+        while offset < stop:
+            data = os.pread(self._fd, min(self.chunk, stop - offset), offset)
+            if not data:
+                self._quarantine("data ended at %d of %d bytes" % (offset, stop))
+                raise DiskFileQuarantined("short data")
+            offset += len(data)
+            if md5 is None:
+                yield data
+                continue
+            md5.update(data)
+            if pending is not None:
+                yield pending
+            pending = data
+        if md5 is not None:
+            if md5.hexdigest() != self.etag:
+                self._quarantine("md5 %s does not match ETag %s" % (md5.hexdigest(), self.etag))
+                raise DiskFileQuarantined("md5 mismatch")
+            if pending is not None:
+                yield pending
+
+    def _quarantine(self, reason):
+        if not self.quarantined:
+            self.quarantined = True
+            df = self.diskfile
+            df.manager.quarantine(df.device_path, df.hash_dir, reason)
+
+    def close(self):
+        if self._fd is not None:
+            if not self.keep_cache:
+                try:
+                    os.posix_fadvise(self._fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                except OSError:
+                    pass
+            os.close(self._fd)
+            self._fd = None

@@ -130,8 +130,9 @@ def child_env(objstore_conf=None, extra=None):
     return env
 
 
-def spawn(argv, log_path=None, env=None, pass_fds=(), cwd=None, detach=True):
-    """Start ``argv`` with stdin from /dev/null and output appended to ``log_path``.
+def spawn(argv, log_path=None, env=None, pass_fds=(), cwd=None, detach=True, inherit_output=False):
+    """Start ``argv`` with stdin from /dev/null and output appended to ``log_path``
+    (or to our own stdout/stderr with ``inherit_output``, or nowhere).
 
     :param detach: a new session, so a terminal's Ctrl-C does not reach it and
         it outlives us; its pid is also its process group.
@@ -142,13 +143,13 @@ def spawn(argv, log_path=None, env=None, pass_fds=(), cwd=None, detach=True):
         mkdirs(os.path.dirname(log_path))
         out = open(log_path, "ab")
     else:
-        out = subprocess.DEVNULL
+        out = None if inherit_output else subprocess.DEVNULL
     try:
         return subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=out,
-            stderr=subprocess.STDOUT,
+            stderr=None if out is None else subprocess.STDOUT,
             env=env,
             pass_fds=tuple(pass_fds),
             cwd=cwd or "/",

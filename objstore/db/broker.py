@@ -215,8 +215,12 @@ class DatabaseBroker:
         except sqlite3.Error as err:
             raise DatabaseError("cannot open %s: %s" % (path, err)) from None
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA temp_store = MEMORY")
+        try:
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA temp_store = MEMORY")
+        except sqlite3.DatabaseError as err:
+            conn.close()
+            raise DatabaseCorrupt("%s: %s" % (path, err)) from None
         return conn
 
     def _connection(self):

@@ -1,0 +1,139 @@
+"""The shared DB server parts: metadata headers in and out, and the REPLICATE
+protocol driven by hand between two container servers (two device dirs)."""
+
+import os
+
+import pytest
+
+from objstore.common import encoding
+from objstore.common.constraints import DEFAULT
+from objstore.common.hashing import hash_path
+from objstore.container.server import ContainerServer, ContainerServerConfig
+from objstore.db.server import REPLICATE_VERSION, metadata_headers, metadata_updates
+from objstore.web.app import Request
+
+
+def ts(n):
+    return "%010d.%05d" % (n, 0)
+
+
+def test_metadata_updates_and_headers():
+    headers = {"X-Container-Meta-A": "1", "X-Container-Meta-": "x", "X-Container-Read": "r",
+               "Content-Type": "t", "X-Container-Sysmeta-B": ""}
+    updates = metadata_updates(headers, ("x-container-meta-", "x-container-sysmeta-"),
+                               {"x-container-read"}, ts(3))
+    assert updates == {"X-Container-Meta-A": ("1", ts(3)), "X-Container-Read": ("r", ts(3)),
+                       "X-Container-Sysmeta-B": ("", ts(3))}
+    assert metadata_headers({"A": ["1", ts(1)], "B": ["", ts(2)]}) == {"A": "1"}
+
+
+def make(tmp_path, name, logger):
+    devices = tmp_path / name
+    (devices / "sda").mkdir(parents=True)
+    return ContainerServer(ContainerServerConfig(devices=str(devices), mount_check=False), logger, DEFAULT)
+
+
+@pytest.fixture
+def pair(tmp_path, objstore_conf, capture):
+    return make(tmp_path, "n1", capture[0]), make(tmp_path, "n2", capture[0])
+
+
+def call(app, method, path, headers=None):
+    return Request.blank(path, method=method, headers=headers or {}).get_response(app)
+
+
+def replicate(app, op, part=1, name_hash=None, **args):
+    args["op"] = op
+    req = Request.blank("/sda/%d/%s" % (part, name_hash or hash_path("a", "c")), method="REPLICATE")
+    req.body = encoding.pack(args, REPLICATE_VERSION)
+    resp = req.get_response(app)
+    body = encoding.unpack(resp.body, (REPLICATE_VERSION,))[1] if resp.status_int < 300 else resp.body
+    return resp.status_int, body
+
+
+def sync_args(broker):
+    info = broker.get_info()
+    return {"id": info["id"], "max_row": info["max_row"],
+            "info": {k: info[k] for k in ("created_at", "put_timestamp", "delete_timestamp", "metadata")}}
+
+
+def test_replicate_whole_db_then_rows(pair, tmp_path):
+    one, two = pair
+    call(one, "PUT", "/sda/1/a/c", {"X-Timestamp": ts(1), "X-Container-Meta-A": "1"})
+    for i in range(5):
+        call(one, "PUT", "/sda/1/a/c/o%d" % i, {"X-Timestamp": ts(2), "X-Size": "3",
+                                                "X-Content-Type": "t", "X-Etag": "e"})
+    b1 = one.broker_for("sda", 1, "a", "c")
+    status, _ = replicate(two, "sync", **sync_args(b1))
+    assert status == 404  # the peer lacks it: send it whole
+    copy = str(tmp_path / "copy.db")
+    b1.backup_to(copy)
+    with open(copy, "rb") as handle:
+        data = handle.read()
+    status, _ = replicate(two, "put_db", db=data, source=b1.get_info()["id"])
+    assert status == 201
+    b2 = two.broker_for("sda", 1, "a", "c")
+    info2 = b2.get_info()
+    assert info2["object_count"] == 5 and info2["id"] != b1.get_info()["id"]
+    assert sorted(os.listdir(os.path.join(two.config.devices, "sda", "tmp"))) == []
+    # now only the new rows go over
+    call(one, "PUT", "/sda/1/a/c/o9", {"X-Timestamp": ts(3), "X-Size": "4", "X-Content-Type": "t", "X-Etag": "e"})
+    call(one, "DELETE", "/sda/1/a/c/o0", {"X-Timestamp": ts(3)})
+    status, answer = replicate(two, "sync", **sync_args(b1))
+    assert status == 200
+    assert answer["point"] == 5 and answer["id"] == info2["id"]
+    rows = b1.get_items_since(answer["point"], 100)
+    assert [r["name"] for r in rows] == ["o9", "o0"]
+    status, answer = replicate(two, "merge_items", items=rows, source=b1.get_info()["id"])
+    assert status == 202 and answer["max_row"] == 7
+    assert b2.get_sync(b1.get_info()["id"]) == rows[-1]["ROWID"]
+    h = call(two, "HEAD", "/sda/1/a/c").headers
+    assert (h["X-Container-Object-Count"], h["X-Container-Bytes-Used"]) == ("5", "16")
+    assert h["X-Container-Meta-A"] == "1"
+    # replaying the same rows changes nothing
+    replicate(two, "merge_items", items=rows, source=b1.get_info()["id"])
+    assert b2.get_info()["max_row"] == 7
+
+
+def test_replicate_sync_merges_timestamps_and_metadata(pair):
+    one, two = pair
+    call(one, "PUT", "/sda/1/a/c", {"X-Timestamp": ts(1)})
+    call(two, "PUT", "/sda/1/a/c", {"X-Timestamp": ts(2), "X-Container-Meta-B": "2"})
+    b1 = one.broker_for("sda", 1, "a", "c")
+    b1.update_metadata({"X-Container-Meta-A": ("1", ts(3))})
+    b1.delete_db(ts(4))
+    status, answer = replicate(two, "sync", **sync_args(b1))
+    assert status == 200 and answer["point"] == -1
+    assert answer["info"]["delete_timestamp"] == ts(4)
+    assert call(two, "HEAD", "/sda/1/a/c").status_int == 404  # the delete replicated
+
+
+def test_replicate_put_db_onto_an_existing_db_merges(pair, tmp_path):
+    one, two = pair
+    for app, names in ((one, ["x", "y"]), (two, ["y", "z"])):
+        call(app, "PUT", "/sda/1/a/c", {"X-Timestamp": ts(1)})
+        for name in names:
+            call(app, "PUT", "/sda/1/a/c/" + name, {"X-Timestamp": ts(2), "X-Size": "1",
+                                                   "X-Content-Type": "t", "X-Etag": "e"})
+    copy = str(tmp_path / "copy.db")
+    one.broker_for("sda", 1, "a", "c").backup_to(copy)
+    status, _ = replicate(two, "put_db", db=open(copy, "rb").read(), source="peer")
+    assert status == 202
+    assert call(two, "GET", "/sda/1/a/c").body == b"x\ny\nz\n"
+
+
+def test_replicate_merge_syncs_and_errors(pair):
+    one, _two = pair
+    call(one, "PUT", "/sda/1/a/c", {"X-Timestamp": ts(1)})
+    status, _ = replicate(one, "merge_syncs", sync_points=[{"remote_id": "p", "sync_point": 4}])
+    assert status == 202
+    assert one.broker_for("sda", 1, "a", "c").get_sync("p") == 4
+    assert replicate(one, "bogus")[0] == 400
+    assert replicate(one, "merge_items", name_hash="0" * 32, items=[])[0] == 404
+    assert replicate(one, "sync", name_hash="nothex")[0] == 400
+    req = Request.blank("/sda/1/" + hash_path("a", "c"), method="REPLICATE")
+    req.body = b"garbage"
+    assert req.get_response(one).status_int == 400
+    req = Request.blank("/sdz/1/" + hash_path("a", "c"), method="REPLICATE")
+    req.body = encoding.pack({"op": "sync"}, REPLICATE_VERSION)
+    assert req.get_response(one).status_int == 507

@@ -102,8 +102,10 @@ _KEY = re.compile(r"^\s*([^\s=:#;\[][^=:]*?)\s*[=:]")
 
 def locate(path, section, key=None):
     """The 1-based line of ``key`` in ``[section]`` (the header when ``key`` is
-    None), or None when it is not in the file."""
+    None), or None when it is not in the file. A key set twice is found where
+    it is set last, the value the parser keeps."""
     current = None
+    found = None
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             for number, line in enumerate(handle, 1):
@@ -116,10 +118,10 @@ def locate(path, section, key=None):
                 if key is not None and current == section:
                     match = _KEY.match(line)
                     if match and match.group(1).strip() == key:
-                        return number
+                        found = number
     except OSError:
         return None
-    return None
+    return found
 
 
 def _syntax_line(path):

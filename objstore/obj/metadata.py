@@ -154,7 +154,7 @@ def write_metadata(fd, metadata, body_size, chunk=XATTR_CHUNK):
     return False
 
 
-def _read_xattr_blob(fd):
+def _read_xattr_blob(fd, chunk):
     """The concatenated xattr chunks, or None when there is no metadata xattr."""
     pieces = []
     index = 0
@@ -168,24 +168,25 @@ def _read_xattr_blob(fd):
                 break
             raise _oserror(err, "reading metadata xattrs") from None
         pieces.append(piece)
-        if len(piece) < XATTR_CHUNK:
+        if len(piece) < chunk:
             break
         index += 1
     return b"".join(pieces)
 
 
-def read_metadata(fd, file_size=None):
+def read_metadata(fd, file_size=None, chunk=XATTR_CHUNK):
     """The metadata of the open file ``fd`` and where its body ends.
 
     :param file_size: the file's size when the caller already has it (saves
         an fstat).
+    :param chunk: the chunk size it was written with.
     :returns: ``(metadata, body_size)``.
     :raises DiskFileXattrError: neither xattrs nor a valid trailer (corrupt:
         the caller quarantines).
     """
     if file_size is None:
         file_size = os.fstat(fd).st_size
-    blob = _read_xattr_blob(fd)
+    blob = _read_xattr_blob(fd, chunk)
     if blob is not None:
         return decode(blob), file_size
     if file_size < FOOTER.size:

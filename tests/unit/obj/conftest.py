@@ -2,6 +2,7 @@
 DiskFileManager over it, and the app."""
 
 import os
+import subprocess
 
 import pytest
 
@@ -29,7 +30,7 @@ def make_app(devices, capture):
                        conn_timeout=0.5, node_timeout=2.0)
         options.update(overrides)
         config = ObjectServerConfig(**options)
-        manager = DiskFileManager(devices, config.mount_check, capture[0], config.reclaim_age,
+        manager = DiskFileManager(config.devices, config.mount_check, capture[0], config.reclaim_age,
                                   config.fallocate_reserve, config.disk_chunk_size, config.keep_cache_size)
         return ObjectServer(config, capture[0], manager)
 
@@ -39,3 +40,29 @@ def make_app(devices, capture):
 @pytest.fixture
 def app(make_app):
     return make_app()
+
+
+@pytest.fixture
+def tiny_fs(tmp_path):
+    """A 16 MiB ext4 (1 KiB blocks) loop-mounted at ``tmp_path/tiny``: a real full disk.
+
+    Needs root and loop devices; where they are missing the test is skipped
+    with the reason (test_diskfile.py also injects ENOSPC at the write call,
+    which runs everywhere).
+    """
+    image = tmp_path / "tiny.img"
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("loop-mounting a tiny filesystem needs root")
+    with open(image, "wb") as handle:
+        handle.truncate(16 * 1024 * 1024)
+    made = subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], capture_output=True)
+    mounted = made.returncode == 0 and subprocess.run(
+        ["mount", "-o", "loop", str(image), str(mount_point)], capture_output=True).returncode == 0
+    if not mounted:
+        pytest.skip("cannot loop-mount an ext4 image here: %s" % made.stderr.decode(errors="replace"))
+    try:
+        yield str(mount_point)
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)

@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # Debian packages the test suite uses (installed only when running as root).
 DEBS := rclone xfsprogs
 
-.PHONY: run test venv system-deps unit functional probe bench clean
+.PHONY: run test venv system-deps compute-deps unit functional probe bench clean
 
 $(STAMP): setup.cfg setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -29,10 +29,25 @@ system-deps:
 	  fi; \
 	else echo "not root: make sure these Debian packages are installed: $(DEBS)"; fi
 
+# Compute (libvirt + QEMU TCG, and cpio/busybox for the tiny test guest): installed
+# --no-install-recommends (the recommends pull a GUI, lvm2, Xen and VirtualBox drivers),
+# then libvirt-python, which builds against libvirt-dev (the compute extra). Idempotent.
+COMPUTE_DEBS := libvirt-dev pkg-config qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients cpio busybox-static
+compute-deps: $(STAMP) system-deps
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  missing=""; for p in $(COMPUTE_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing Debian packages for compute:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  fi; \
+	else echo "not root: make sure these Debian packages are installed: $(COMPUTE_DEBS)"; fi
+	@$(PY) -c "import libvirt" 2>/dev/null || $(PY) -m pip install -q -e '.[compute]' || \
+	  echo "could not install libvirt-python (needs libvirt-dev and pkg-config): compute tests will fail"
+
 run: $(STAMP)
 	$(PY) -m objstore.cli.aio start $(ARGS)
 
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps compute-deps
 	$(PY) -m pytest -q tests $(ARGS)
 
 unit: $(STAMP)

@@ -192,12 +192,63 @@ class ImageStore:
             )
         return image
 
+    def upload_one(
+        self, name, path=None, disk_format=None, kernel_id="", ramdisk_id="", cmdline="", parent_id="", image_id=None
+    ):
+        """Upload one image object after checking the file fits its format.
+
+        :param disk_format: ``qcow2``/``raw`` (None: detect), ``aki`` (a
+            kernel), ``ari`` (an initramfs) or ``none`` (no file: a
+            kernel+ramdisk image; ``kernel_id`` is then required).
+        :returns: the :class:`Image`.
+        :raises InvalidImage: a file that is not what it should be, or a
+            kernel/ramdisk id that is not such an image.
+        """
+        if not name:
+            raise InvalidImage("an image needs a name")
+        if disk_format not in (None,) + ALL_FORMATS:
+            raise InvalidImage("disk format must be one of %s, not %r" % (", ".join(ALL_FORMATS), disk_format))
+        for ref, kind in ((kernel_id, "aki"), (ramdisk_id, "ari")):
+            if ref:
+                try:
+                    part = self.show(ref)
+                except ImageNotFound:
+                    raise InvalidImage("no %s image %s" % (kind, ref)) from None
+                if part.disk_format != kind:
+                    raise InvalidImage("image %s is %s, not %s" % (ref, part.disk_format, kind))
+        if ramdisk_id and not kernel_id:
+            raise InvalidImage("a ramdisk needs a kernel")
+        if disk_format == "none" or (path is None and disk_format is None):
+            if path is not None:
+                raise InvalidImage("disk format none takes no file")
+            if not kernel_id:
+                raise InvalidImage("an image without a disk needs a kernel")
+            image = Image(image_id or str(uuid.uuid4()), name, "none", 0, hashlib.md5(b"").hexdigest(), kernel_id,
+                          ramdisk_id, cmdline or "", parent_id, _now())
+            self._ensure_container()
+            self.conn.put_object(self.container, image.id, b"", headers=image_headers(image))
+            return image
+        if path is None:
+            raise InvalidImage("disk format %s needs a file" % disk_format)
+        head, size, md5 = _file_facts(path)
+        if disk_format == "aki":
+            check_kernel(head)
+        elif disk_format == "ari":
+            check_ramdisk(head)
+        else:
+            disk_format = check_disk_format(disk_format, head, size)
+        image = Image(image_id or str(uuid.uuid4()), name, disk_format, size, md5, kernel_id, ramdisk_id,
+                      cmdline or "", parent_id, _now())
+        return self._put(path, image)
+
     def upload(self, name, path=None, disk_format=None, kernel_path=None, ramdisk_path=None, cmdline=""):
         """Upload a disk image, or a kernel+initramfs pair, or both.
 
         With ``kernel_path``/``ramdisk_path`` each becomes its own image
-        (``aki``/``ari``, named ``<name>-kernel``/``<name>-ramdisk``) and the
-        returned image points at them; without ``path`` it has format ``none``.
+        (``aki``/``ari``, named ``<name>-kernel``/``<name>-ramdisk``, deleted
+        with the image) and the returned image points at them; without
+        ``path`` it has format ``none``. Every file is checked before any
+        upload starts.
 
         :returns: the bootable :class:`Image`.
         :raises InvalidImage: a file that is not what it should be.
@@ -209,47 +260,24 @@ class ImageStore:
             raise InvalidImage("give a disk image file, or --kernel (and --ramdisk)")
         if ramdisk_path and not kernel_path:
             raise InvalidImage("a ramdisk needs a kernel")
-        facts = {}
         if path:
-            head, size, md5 = _file_facts(path)
-            disk_format = check_disk_format(disk_format, head, size)
-            facts["disk"] = (size, md5)
+            head, size, _ = _file_facts(path)
+            check_disk_format(disk_format, head, size)
         elif disk_format not in (None, "none"):
             raise InvalidImage("--disk-format needs a disk image file")
         if kernel_path:
-            head, size, md5 = _file_facts(kernel_path)
-            check_kernel(head)
-            facts["kernel"] = (size, md5)
+            check_kernel(_file_facts(kernel_path)[0])
         if ramdisk_path:
-            head, size, md5 = _file_facts(ramdisk_path)
-            check_ramdisk(head)
-            facts["ramdisk"] = (size, md5)
-        image_id = str(uuid.uuid4())
-        created = _now()
+            check_ramdisk(_file_facts(ramdisk_path)[0])
+        parent = str(uuid.uuid4())  # the parts point at the image that owns them
         kernel_id = ramdisk_id = ""
         if kernel_path:
-            size, md5 = facts["kernel"]
-            kernel = Image(str(uuid.uuid4()), name + "-kernel", "aki", size, md5, parent_id=image_id, created_at=created)
-            kernel_id = self._put(kernel_path, kernel).id
+            kernel_id = self.upload_one(name + "-kernel", kernel_path, "aki", parent_id=parent).id
         if ramdisk_path:
-            size, md5 = facts["ramdisk"]
-            ramdisk = Image(
-                str(uuid.uuid4()), name + "-ramdisk", "ari", size, md5, parent_id=image_id, created_at=created
-            )
-            ramdisk_id = self._put(ramdisk_path, ramdisk).id
-        if path:
-            size, md5 = facts["disk"]
-        else:
-            size, md5, disk_format = 0, hashlib.md5(b"").hexdigest(), "none"
-        image = Image(
-            image_id, name, disk_format, size, md5, kernel_id, ramdisk_id, cmdline or "", created_at=created
+            ramdisk_id = self.upload_one(name + "-ramdisk", ramdisk_path, "ari", parent_id=parent).id
+        return self.upload_one(
+            name, path, disk_format if path else "none", kernel_id, ramdisk_id, cmdline, image_id=parent
         )
-        if path:
-            return self._put(path, image)
-        self._ensure_container()
-        headers = image_headers(image)
-        self.conn.put_object(self.container, image.id, b"", headers=headers)
-        return image
 
     def add_file(self, path, name, disk_format, template=None):
         """Upload ``path`` as a new image (a snapshot), copying boot properties.

@@ -26,6 +26,7 @@ import json
 import os
 import shutil
 import threading
+import urllib.parse
 import uuid
 
 from objstore.common.exceptions import BadRequest, InstanceNotFound, NotFound, ObjstoreError
@@ -39,6 +40,11 @@ from objstore.compute.records import Instance, InstanceRecords
 
 def _now():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def account_of(storage_url):
+    """The account name: the last segment of a storage URL (``AUTH_test``)."""
+    return urllib.parse.unquote(urllib.parse.urlsplit(storage_url).path.rstrip("/").rsplit("/", 1)[-1])
 
 
 def instance_view(inst):

@@ -1,0 +1,130 @@
+"""The workloads of issue 8, run against one running cluster (either system).
+
+(a) 4 KiB objects, concurrency 10: PUT, GET, HEAD, DELETE ops/s (loadgen),
+    and PUT/GET/DELETE again with swift-bench, the standard tool;
+(b) 4 MiB objects, concurrency 10: swift-bench PUT/GET/DELETE;
+(c) one 256 MiB object, single stream: PUT and GET MB/s (loadgen);
+(d) container listing of 10,000 objects: JSON pages of 1,000 names per second,
+    10 clients each walking the whole container (loadgen);
+(e) latency p50/p99 of (a) (loadgen, per request);
+(f) resident memory of all the cluster's processes at rest and, sampled every
+    0.5 s, its peak under (a).
+
+A cluster is anything with ``auth_url``, ``user``, ``key``, ``name`` and
+``pids()`` (swift_aio.SwiftAIO, objstore_aio.ObjstoreAIO). Which cluster goes
+first, how many rounds and the report are run.py's business.
+"""
+
+import dataclasses
+import os
+import time
+
+from benchmarks import loadgen, memory, swiftbench
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """How much of each workload one round does."""
+
+    concurrency: int = 10
+    small_objects: int = 1000  # (a) loadgen: PUT/HEAD/DELETE each this many; GET twice as many
+    small_containers: int = 10
+    bench_small: swiftbench.BenchConfig = swiftbench.BenchConfig(10, 20, 500, 4096, 1000)
+    bench_large: swiftbench.BenchConfig = swiftbench.BenchConfig(10, 10, 128, 4 << 20, 256)
+    large_mib: int = 256  # (c)
+    listing_objects: int = 10000  # (d)
+    listing_walks: int = 10
+    listing_page: int = 1000
+    settle_seconds: float = 3.0  # before memory at rest
+
+
+FULL = Plan()
+QUICK = Plan(small_objects=200, bench_small=swiftbench.BenchConfig(10, 5, 100, 4096, 200),
+             bench_large=swiftbench.BenchConfig(10, 4, 16, 4 << 20, 32), large_mib=64,
+             listing_objects=1000, listing_walks=10, settle_seconds=1.0)
+
+LISTING_CONTAINER = "bench-listing"
+
+
+def warm_up(cluster, plan):
+    """A few requests of each kind so that first-use costs (imports, connection
+    pools, DB creation, memcached) are not measured; then memory at rest."""
+    endpoint = loadgen.Endpoint(cluster.auth_url, cluster.user, cluster.key)
+    loadgen.ensure_container(endpoint, "bench-warmup")
+    loadgen.object_ops(endpoint, ["bench-warmup"], ["w%04d" % i for i in range(50)], 4096, plan.concurrency)
+    loadgen.delete_container(endpoint, "bench-warmup")
+
+
+def memory_at_rest(cluster, plan):
+    time.sleep(plan.settle_seconds)
+    return memory.cluster_memory(cluster.pids())
+
+
+def fill_listing(cluster, plan):
+    """PUT ``listing_objects`` empty objects into one container (once per cluster)."""
+    endpoint = loadgen.Endpoint(cluster.auth_url, cluster.user, cluster.key)
+    loadgen.ensure_container(endpoint, LISTING_CONTAINER)
+    names = ["obj-%06d" % i for i in range(plan.listing_objects)]
+    result = loadgen.object_ops(endpoint, [LISTING_CONTAINER], names, 0, plan.concurrency, ops=("PUT",))["PUT"]
+    return result.summary()
+
+
+def run_round(cluster, plan, round_no, log_dir, swift_venv, say=print):
+    """One round of every workload against ``cluster``; returns a dict of figures.
+
+    Keys: ``small`` ({op: loadgen summary}), ``memory_under_small``,
+    ``swiftbench_small``/``swiftbench_large`` ({op: {...}}), ``large_stream``
+    ({"PUT"|"GET": summary}), ``listing`` (summary; requests are pages).
+    """
+    out = {}
+    endpoint = loadgen.Endpoint(cluster.auth_url, cluster.user, cluster.key)
+    tag = "r%d-%d" % (round_no, int(time.time()))
+
+    # (a), (e), (f): 4 KiB with our load generator, memory sampled meanwhile.
+    containers = ["bench-small-%s-%d" % (tag, i) for i in range(plan.small_containers)]
+    for name in containers:
+        loadgen.ensure_container(endpoint, name)
+    names = ["o%06d" % i for i in range(plan.small_objects)]
+    with memory.PeakSampler(cluster.pids) as sampler:
+        small = {}
+        for op in ("PUT", "GET", "HEAD", "DELETE"):
+            small.update(loadgen.object_ops(endpoint, containers, names, 4096, plan.concurrency, ops=(op,),
+                                            gets_per_object=2))
+    for name in containers:
+        loadgen.delete_container(endpoint, name)
+    out["small"] = {op: r.summary() for op, r in small.items()}
+    peak = sampler.peak or {}
+    out["memory_under_small"] = {k: v for k, v in peak.items() if k != "by_process"}
+    say("  %-8s 4 KiB c=%d: %s" % (cluster.name, plan.concurrency, "  ".join(
+        "%s %.0f/s p99 %.0f ms" % (op, r.ops_per_s, r.latency_ms(99)) for op, r in small.items())))
+
+    # (a) and (b) with swift-bench.
+    for key, config in (("swiftbench_small", plan.bench_small), ("swiftbench_large", plan.bench_large)):
+        log_path = os.path.join(log_dir, "%s-%s-%s.log" % (cluster.name, key, tag))
+        figures = swiftbench.run(swift_venv, cluster.auth_url, cluster.user, cluster.key, config, log_path)
+        for fig in figures.values():
+            fig["mb_per_s"] = round(fig["ops_per_s"] * config.size / 1e6, 1)
+        out[key] = figures
+        say("  %-8s swift-bench %d x %d B: %s" % (cluster.name, config.objects, config.size, "  ".join(
+            "%s %.1f/s" % (op, f["ops_per_s"]) for op, f in figures.items())))
+
+    # (c) one large object, one stream.
+    container = "bench-large-%s" % tag
+    loadgen.ensure_container(endpoint, container)
+    body = os.urandom(plan.large_mib << 20)
+    puts, gets = loadgen.single_stream(endpoint, container, "big", body)
+    conn = endpoint.connect()
+    conn.request("DELETE", endpoint.object_path(container, "big"))
+    conn.close()
+    loadgen.delete_container(endpoint, container)
+    out["large_stream"] = {"PUT": puts[0].summary(), "GET": gets[0].summary()}
+    say("  %-8s %d MiB single stream: PUT %.0f MB/s  GET %.0f MB/s" % (
+        cluster.name, plan.large_mib, puts[0].mb_per_s, gets[0].mb_per_s))
+
+    # (d) listing pages.
+    listing = loadgen.listing_pages(endpoint, LISTING_CONTAINER, plan.listing_objects, plan.listing_walks,
+                                    plan.concurrency, plan.listing_page)
+    out["listing"] = listing.summary()
+    say("  %-8s listing %d objects: %.1f pages/s (%d errors)" % (
+        cluster.name, plan.listing_objects, listing.ops_per_s, listing.errors))
+    return out

@@ -133,6 +133,12 @@ class ContainerServer(DatabaseServer):
         broker, account, container, obj = self._split(req)
         timestamp = request_timestamp(req)
         if obj is not None:
+            if account.startswith(self.config.auto_create_account_prefix) and not broker.exists():
+                # hidden accounts (the expirer's queue, obj/expirer.py) get containers on the first row
+                try:
+                    broker.initialize(timestamp)
+                except DatabaseAlreadyExists:
+                    pass
             return self._put_object(req, broker, obj, timestamp)
         if req.headers.get("X-Versions-Location") and not self.config.allow_versions:
             raise BadRequest("Versions are not allowed on this cluster")

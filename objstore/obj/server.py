@@ -47,7 +47,8 @@ from objstore.common.exceptions import (
 )
 from objstore.common.hashing import conf_path
 from objstore.common.timestamp import Timestamp, normalize_delete_at
-from objstore.obj import conditions
+from objstore.daemon.recon import recon_response
+from objstore.obj import conditions, expirer
 from objstore.obj.diskfile import DiskFileManager, parse_reserve
 from objstore.obj.hashes import parse_suffixes
 from objstore.web.app import BaseApp, Response, split_path
@@ -205,6 +206,13 @@ class ObjectServer(BaseApp):
             "POST": self.POST, "REPLICATE": self.REPLICATE,
         }
 
+    def handle(self, req):
+        if req.path_info.startswith("/recon/"):  # served before the device path (daemon/recon.py)
+            status, body = recon_response(req.path_info[len("/recon/"):], self.config.devices,
+                                          self.config.ring_dir, "", self.config.mount_check)
+            return Response(status=status, body=body, content_type="application/json", charset=None)
+        return super().handle(req)
+
     # --- helpers -------------------------------------------------------------------
     def _conflict(self, existing):
         return Response(status=409, body=b"", headers={"X-Backend-Timestamp": existing.internal})
@@ -290,7 +298,20 @@ class ObjectServer(BaseApp):
                 "X-Content-Type": metadata["Content-Type"],
                 "X-Etag": etag,
             })
+        if not replication:
+            self._queue_delete_at(req, device, account, container, obj, timestamp)
         return Response(status=201, body=b"", headers={"ETag": etag})
+
+    def _queue_delete_at(self, req, device, account, container, obj, timestamp):
+        """Add the expirer's queue row (see obj/expirer.py) when the PUT has X-Delete-At
+        and names a queue replica (X-Delete-At-Host/-Device/-Partition/-Container)."""
+        delete_at = req.headers.get("X-Delete-At")
+        queue, nodes = expirer.queue_update_nodes(req.headers)
+        if not delete_at or not nodes:
+            return
+        q_account, _q, row, extra = expirer.queue_update_request("PUT", delete_at, account, container, obj, timestamp)
+        extra.pop("X-Timestamp", None)
+        self.container_update(req, "PUT", device, q_account, queue, row, timestamp, nodes, extra)
 
     def _body_size(self, req):
         if "chunked" in (req.headers.get("Transfer-Encoding") or "").lower():

@@ -535,3 +535,14 @@ def test_container_update_failure_writes_async_pending(app, devices, container_s
                                         "X-Container-Device": "sdc", "X-Container-Partition": "5"})
     assert resp.status_int == 204
     assert len(_async_files(devices)) == 2
+
+
+def test_conf_sample_lists_every_option():
+    from objstore.common.config import format_value, options_of
+    sample = os.path.join(os.path.dirname(__file__), "..", "..", "..", "etc", "object-server.conf-sample")
+    with open(sample) as handle:
+        lines = handle.read().splitlines()
+    assert "[object-server]" in lines
+    for name, default, doc in options_of(ObjectServerConfig):
+        assert ("# %s = %s" % (name, format_value(default))).rstrip() in [l.rstrip() for l in lines], name
+        assert "# " + doc in lines, name

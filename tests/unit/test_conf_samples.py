@@ -5,9 +5,10 @@ that reads it.
 The config classes are discovered by importing every module of the package,
 so a new server, daemon or middleware is checked as soon as it lands:
 
-- a daemon (a ``Daemon`` subclass) has its section ``[<name>]`` in
-  ``etc/<name>.conf-sample`` when that file exists, else in its server's
-  sample; the keys it inherits from the server's section may be shown there;
+- a daemon (a ``Daemon`` subclass) has its section ``[<name>]`` in its
+  server's sample (the file it reads) or in ``etc/<name>.conf-sample``; both
+  are checked where both have it; the keys it inherits from the server's
+  section may be shown there instead;
 - a server's ``<Kind>ServerConfig`` is ``[<kind>-server]`` of
   ``etc/<kind>-server.conf-sample``;
 - a proxy middleware's ``Config`` is ``[filter:<name>]`` of the proxy sample;
@@ -122,8 +123,10 @@ def discover():
             if issubclass(value, Daemon) and value is not Daemon and value.name != Daemon.name:
                 own = os.path.join(ETC, value.name + ".conf-sample")
                 server_sample = os.path.join(ETC, (value.server_section or value.name) + ".conf-sample")
-                sample = own if os.path.exists(own) else samples.get(value.name, server_sample)
-                pairs.append((value.config_cls, sample, value.name, value.server_section))
+                found = [path for path in (server_sample, own)
+                         if os.path.exists(path) and value.name in _parse(path)]
+                for sample in found or [server_sample]:
+                    pairs.append((value.config_cls, sample, value.name, value.server_section))
                 claimed.add(value.config_cls)
             elif dataclasses.is_dataclass(value) and key.endswith("Config"):
                 classes.append(value)

@@ -1,0 +1,238 @@
+"""Object PUT: the body streamed to every replica at once.
+
+Theory of operation:
+1. Connect to every primary in parallel (greenthreads) and send the request
+   head with ``Expect: 100-continue``; a primary that cannot be reached or
+   answers 5xx/507 is replaced by the next handoff (one shared iterator), so
+   each primary slot ends with a node that said 100, a refusal, or nothing.
+2. Fewer than a quorum of nodes saying 100 → 503 before reading any body; a
+   412 (``If-None-Match: *`` and the object exists) stops the PUT.
+3. The body is read from the client ``client_chunk_size`` bytes at a time
+   and each chunk is written to every node before the next is read, so the
+   proxy holds at most one chunk per request whatever the object's size. A
+   node that fails mid-body is dropped; below quorum the PUT fails (503).
+4. A client that stops early (short read, broken chunking) → 499, a client
+   that stalls → 408, too many bytes → 413. The node connections are then
+   closed without finishing the body, so no node stores the object.
+5. The final answers are read in parallel; quorum.put_status decides.
+
+No listing, no metadata rules here: obj.py builds the headers.
+"""
+
+import socket
+
+from objstore.common import green
+from objstore.common.exceptions import (
+    BackendError,
+    ClientDisconnect,
+    ClientTimeout,
+    RequestEntityTooLarge,
+)
+from objstore.proxy import quorum
+from objstore.web.backend import quote_path
+
+
+def client_reader(environ, chunk_size, content_length):
+    """``read() -> bytes`` over the client body; b'' once it is complete.
+
+    :raises ClientDisconnect: the body ended before Content-Length or its
+        chunked framing is broken.
+    :raises ClientTimeout: the client stopped sending for client_timeout.
+    """
+    stream = environ["wsgi.input"]
+    left = [content_length]
+
+    def read():
+        want = chunk_size if left[0] is None else min(chunk_size, left[0])
+        if want == 0:
+            return b""
+        try:
+            data = stream.read(want)
+        except socket.timeout:
+            raise ClientTimeout("client read timed out") from None
+        except (OSError, ValueError) as err:
+            raise ClientDisconnect("client disconnected: %s" % err) from None
+        if left[0] is not None:
+            if not data:
+                raise ClientDisconnect("client sent %s bytes less than announced" % left[0])
+            left[0] -= len(data)
+        return data
+
+    return read
+
+
+def source_reader(source, chunk_size):
+    """``read()`` over a backend StreamResponse (the source of a copy)."""
+
+    def read():
+        return source.read(chunk_size)
+
+    return read
+
+
+class PutResult:
+    __slots__ = ("status", "etag", "statuses")
+
+    def __init__(self, status, etag=None, statuses=()):
+        self.status = status
+        self.etag = etag
+        self.statuses = statuses
+
+
+def _connect(controller, node, handoffs, part, path, headers, expect, logger):
+    """One replica slot: ``(node, resp)`` with resp.status the node's first
+    answer, or ``(None, None)`` when no node could take it."""
+    app = controller.app
+    body = None if expect else b""
+    while node is not None:
+        if not app.error_limiter.is_limited(node):
+            full_path = "/%s/%s%s" % (quote_path(node["device"])[1:], part, path)
+            try:
+                resp = controller.pool.stream(node["ip"], node["port"], "PUT", full_path, headers,
+                                              body=body, expect_continue=expect)
+            except BackendError as err:
+                controller.node_error(node, "PUT Object: %s" % err)
+            else:
+                action = quorum.put_expect_action(resp.status)
+                if action != "handoff":
+                    return node, resp
+                if resp.status == 507:
+                    app.error_limiter.limit_now(node, "Object said 507")
+                else:
+                    controller.node_error(node, "PUT Object answered %s" % resp.status)
+                resp.close()
+        node = next(handoffs, None)
+        if node is not None and app.config.log_handoffs:
+            logger.info("Handoff used for PUT %s: %s:%s/%s", path, node["ip"], node["port"], node["device"])
+    return None, None
+
+
+def _finish(controller, node, resp):
+    """Read one node's final answer after the body: ``(status, etag)``."""
+    try:
+        if resp.status == 100:
+            final = resp.conn.read_head("PUT")
+            final.pool = resp.pool
+        else:
+            final = resp
+        final.read_all(limit=65536)
+        final.release()
+        return final.status, final.headers.get("etag", "").strip('"')
+    except (BackendError, OSError) as err:
+        resp.close()
+        controller.node_error(node, "PUT Object final answer: %s" % err)
+        return 503, None
+
+
+def put_object(controller, ring, part, primaries, path, headers_list, read, content_length, chunked, max_size):
+    """Stream a body to every replica; see the module docstring.
+
+    :param headers_list: one headers dict per primary (container update
+        headers differ per replica); Content-Length or Transfer-Encoding set.
+    :param read: ``read() -> bytes`` (b'' at the end) giving the body.
+    :returns: PutResult.
+    :raises ClientDisconnect, ClientTimeout, RequestEntityTooLarge: the
+        client's fault; no node has stored the object.
+    """
+    logger = controller.app.logger
+    replicas = len(primaries)
+    need = quorum.quorum_size(replicas)
+    expect = chunked or bool(content_length)
+    handoffs = iter(controller._handoffs(ring, part))
+    pile = green.GreenPile(replicas)
+    for node, headers in zip(primaries, headers_list):
+        pile.spawn(_connect, controller, node, handoffs, part, path, headers, expect, logger)
+    slots = list(pile)
+    putters = []
+    statuses = []
+    stop = None
+    for node, resp in slots:
+        if resp is None:
+            statuses.append(503)
+            continue
+        action = quorum.put_expect_action(resp.status)
+        if action == "send":
+            putters.append((node, resp))
+        else:
+            statuses.append(resp.status)
+            if action == "stop":
+                stop = resp.status
+            resp.close()
+    if stop is not None or len(putters) < need:
+        for _node, resp in putters:
+            resp.close()
+        if stop is not None:
+            return PutResult(stop, statuses=statuses)
+        logger.error("PUT %s: only %d of %d nodes ready (statuses %s)", path, len(putters), need, statuses)
+        return PutResult(quorum.best_status(statuses + [503] * len(putters), replicas) if statuses else 503,
+                         statuses=statuses)
+    if expect:
+        putters = _send_body(controller, putters, read, chunked, max_size, need, path)
+        if putters is None:
+            return PutResult(503, statuses=statuses)
+    pile = green.GreenPile(len(putters))
+    for node, resp in putters:
+        pile.spawn(_finish, controller, node, resp)
+    finals = list(pile)
+    statuses.extend(status for status, _etag in finals)
+    etags = {etag for status, etag in finals if 200 <= status < 300 and etag}
+    status = quorum.put_status(statuses, replicas)
+    if len(etags) > 1:
+        logger.error("PUT %s: replicas disagree on the ETag: %s", path, sorted(etags))
+        status = 500
+    return PutResult(status, etags.pop() if etags else None, statuses)
+
+
+def _send_body(controller, putters, read, chunked, max_size, need, path):
+    """Copy the body to every putter; returns the putters still alive, or
+    None when fewer than ``need`` are (everything closed)."""
+    sent = 0
+    try:
+        while True:
+            data = read()
+            if not data:
+                break
+            sent += len(data)
+            if sent > max_size:
+                raise RequestEntityTooLarge("Your request is too large.")
+            alive = []
+            for node, resp in putters:
+                try:
+                    if chunked:
+                        resp.conn.send_chunk(data)
+                    else:
+                        resp.conn.send(data)
+                    alive.append((node, resp))
+                except OSError as err:
+                    resp.close()
+                    controller.node_error(node, "PUT Object body: %s" % err)
+            putters = alive
+            if len(putters) < need:
+                controller.app.logger.error("PUT %s: too few nodes left mid-body", path)
+                _close(putters)
+                return None
+        if chunked:
+            alive = []
+            for node, resp in putters:
+                try:
+                    resp.conn.send_chunk(b"")
+                    alive.append((node, resp))
+                except OSError as err:
+                    resp.close()
+                    controller.node_error(node, "PUT Object body end: %s" % err)
+            putters = alive
+            if len(putters) < need:
+                _close(putters)
+                return None
+    except (ClientDisconnect, ClientTimeout, RequestEntityTooLarge, BackendError):
+        _close(putters)
+        raise
+    except BaseException:
+        _close(putters)
+        raise
+    return putters
+
+
+def _close(putters):
+    for _node, resp in putters:
+        resp.close()

@@ -79,7 +79,8 @@ class Cluster:
             self.managers[index] = manager
             self.apps[BASE_PORT + 10 * index] = ObjectServer(config, self.logger, manager, pool=self.pool)
             self.apps[BASE_PORT + 10 * index + 1] = ContainerServer(
-                ContainerServerConfig(devices=devices, mount_check=False, access_log=False), self.logger, DEFAULT)
+                ContainerServerConfig(devices=devices, mount_check=False, access_log=False), self.logger, DEFAULT,
+                pool=self.pool)
             self.apps[BASE_PORT + 10 * index + 2] = AccountServer(
                 AccountServerConfig(devices=devices, mount_check=False, access_log=False), self.logger, DEFAULT)
 

@@ -43,6 +43,7 @@ from objstore.common.exceptions import (
     DiskFileNotFound,
     LengthRequired,
     ObjstoreError,
+    RequestEntityTooLarge,
     UnprocessableEntity,
 )
 from objstore.common.hashing import conf_path
@@ -250,6 +251,8 @@ class ObjectServer(BaseApp):
             writer.write(data)
             if remaining is not None:
                 remaining -= len(data)
+            elif writer.bytes_written > self.constraints.max_file_size:
+                raise RequestEntityTooLarge("Your request is too large.")
 
     # --- PUT ---------------------------------------------------------------------------
     def PUT(self, req):

@@ -546,3 +546,17 @@ def test_conf_sample_lists_every_option():
     for name, default, doc in options_of(ObjectServerConfig):
         assert ("# %s = %s" % (name, format_value(default))).rstrip() in [l.rstrip() for l in lines], name
         assert "# " + doc in lines, name
+
+
+def test_too_large_is_413(make_app, devices):
+    import dataclasses
+    from objstore.common.constraints import DEFAULT
+    app = make_app()
+    app.constraints = dataclasses.replace(DEFAULT, max_file_size=100)
+    assert put(app, b"x" * 101).status_int == 413
+    req = Request.blank(PATH, environ={"REQUEST_METHOD": "PUT", "wsgi.input": io.BytesIO(b"y" * 200000)},
+                        headers={"X-Timestamp": T1, "Transfer-Encoding": "chunked"})
+    req.environ.pop("CONTENT_LENGTH", None)
+    assert req.get_response(app).status_int == 413
+    assert os.listdir(os.path.join(devices, "sda", "tmp")) == []
+    assert put(app, b"x" * 100).status_int == 201

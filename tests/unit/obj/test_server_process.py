@@ -141,3 +141,23 @@ def test_silent_container_server_does_not_hold_the_client(object_server, listen_
     for dirpath, _dirs, files in os.walk(os.path.join(devices, "sda", "async_pending")):
         pending.extend(files)
     assert len(pending) == 1 and pending[0].endswith("-1700000001.00000")
+
+
+def test_corrupt_object_response_ends_short_then_404(object_server):
+    start, port, devices = object_server
+    start()
+    body = os.urandom(500000)
+    assert request(port, "PUT", "/sda/1/a/c/o", {"X-Timestamp": "1700000001.00000"}, body)[0] == 201
+    (data,) = [p for p in _object_files(devices) if p.endswith(".data")]
+    with open(data, "r+b") as handle:
+        handle.seek(12345)
+        handle.write(bytes([body[12345] ^ 1]))
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    conn.request("GET", "/sda/1/a/c/o")
+    resp = conn.getresponse()
+    assert resp.status == 200 and int(resp.getheader("Content-Length")) == len(body)
+    with pytest.raises(http.client.IncompleteRead):
+        resp.read()
+    conn.close()
+    assert request(port, "GET", "/sda/1/a/c/o")[0] == 404
+    assert os.listdir(os.path.join(devices, "sda", "quarantined", "objects"))

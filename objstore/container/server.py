@@ -139,7 +139,7 @@ class ContainerServer(DatabaseServer):
                     broker.initialize(timestamp)
                 except DatabaseAlreadyExists:
                     pass
-            return self._put_object(req, broker, obj, timestamp)
+            return self._put_object(req, broker, account, obj, timestamp)
         if req.headers.get("X-Versions-Location") and not self.config.allow_versions:
             raise BadRequest("Versions are not allowed on this cluster")
         targets = account_targets(req.headers)
@@ -163,7 +163,7 @@ class ContainerServer(DatabaseServer):
             return failure
         return Response(status=201 if created else 202)
 
-    def _put_object(self, req, broker, obj, timestamp):
+    def _put_object(self, req, broker, account, obj, timestamp):
         try:
             size = int(req.headers["X-Size"])
         except (KeyError, ValueError):
@@ -174,21 +174,30 @@ class ContainerServer(DatabaseServer):
         etag = req.headers.get("X-Etag")
         if content_type is None or etag is None:
             raise BadRequest("Missing X-Content-Type or X-Etag")
-        self._require_container(broker)
+        self._require_container(broker, account, timestamp)
         broker.put_object(obj, timestamp, size, content_type, etag)
         return Response(status=201)
 
-    def _require_container(self, broker):
-        # an update for a container we never had (or deleted) tells the object
-        # server to keep its async_pending; it must not create the container
-        if not broker.exists():
-            raise NotFound("No such container")
+    def _require_container(self, broker, account, timestamp):
+        # an update for a container we never had tells the object server to
+        # keep its async_pending; only internal accounts (the expirer's
+        # ".expiring_objects") get their containers made on first update
+        if broker.exists():
+            return
+        prefix = self.config.auto_create_account_prefix
+        if prefix and account.startswith(prefix):
+            try:
+                broker.initialize(timestamp)
+            except DatabaseAlreadyExists:
+                pass
+            return
+        raise NotFound("No such container")
 
     def DELETE(self, req):
         broker, account, container, obj = self._split(req)
         timestamp = request_timestamp(req)
         if obj is not None:
-            self._require_container(broker)
+            self._require_container(broker, account, timestamp)
             broker.delete_object(obj, timestamp)
             return Response(status=204)
         targets = account_targets(req.headers)

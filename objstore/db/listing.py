@@ -7,8 +7,9 @@ SQL lives in the brokers and these functions are tested with lists. No HTTP
 types here (the servers turn the results into responses).
 """
 
-import datetime
+import functools
 import json
+import time
 from xml.sax.saxutils import escape, quoteattr
 
 from objstore.common.exceptions import BadRequest, PreconditionFailed
@@ -168,11 +169,24 @@ def walk(fetch, limit, marker="", end_marker="", prefix="", delimiter="", revers
     return results[:limit]
 
 
+@functools.lru_cache(maxsize=65536)
+def _utc_seconds(seconds):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
 def last_modified(timestamp):
-    """``2026-11-23T20:18:31.123450``: a timestamp as Swift's listings show it."""
-    ts = Timestamp(timestamp)
-    moment = datetime.datetime(1970, 1, 1) + datetime.timedelta(microseconds=ts.ticks * 10)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    """``2026-11-23T20:18:31.123450``: a timestamp as Swift's listings show it.
+
+    This runs once per listed row, so the stored form (``normal`` or
+    ``internal``, 5 decimals) is sliced rather than parsed, and the
+    whole-second part is cached (bulk uploads share seconds).
+    """
+    text = timestamp if isinstance(timestamp, str) else Timestamp(timestamp).internal
+    whole, _, frac = text.partition("_")[0].partition(".")
+    if not whole.isdigit() or len(frac) > 5 or (frac and not frac.isdigit()):
+        ticks = Timestamp(text).ticks
+        whole, frac = str(ticks // 100000), "%05d" % (ticks % 100000)
+    return "%s.%s0" % (_utc_seconds(int(whole)), (frac + "00000")[:5])
 
 
 def object_entry(row):

@@ -27,8 +27,10 @@ holds a replica of the same DB; ``id`` values are the brokers' database ids.
     transaction; the receiver's incoming point for ``source`` becomes the
     largest ``ROWID`` sent. 202 with ``{"max_row"}``.
 ``merge_syncs``  args ``sync_points`` (``[{"remote_id", "sync_point"}]``, the
-    caller's own incoming points, so a replica learns what its peers already
-    have from third parties). 202.
+    caller's own incoming points, sent only once all the caller's rows are
+    merged on the receiver: the receiver then holds everything the caller
+    had from those third replicas too). Entries naming the receiver's own id
+    are ignored. 202.
 ``put_db``  args ``source`` and ``db`` (bytes of a consistent copy made with
     ``backup_to``). With no local DB, the copy is checked
     (``PRAGMA quick_check``), given a new database id, told it holds
@@ -245,7 +247,9 @@ class DatabaseServer(BaseApp):
     def _rep_merge_syncs(self, broker, args, device):
         if not broker.exists():
             raise DatabaseNotFound("no such database")
-        broker.merge_syncs(args.get("sync_points") or [], incoming=True)
+        own = broker.get_info()["id"]
+        points = [p for p in args.get("sync_points") or [] if p.get("remote_id") != own]
+        broker.merge_syncs(points, incoming=True)
         return 202, {}
 
     def _rep_put_db(self, broker, args, device):

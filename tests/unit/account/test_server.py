@@ -144,10 +144,21 @@ def test_listing_plain_xml_and_empty(listed, app):
 
 
 def test_conf_sample_lists_every_option():
+    from objstore.daemon.runner import INHERITED_KEYS
+    from objstore.db.replicator import DBReplicatorConfig
+
     path = os.path.join(ROOT, "etc", "account-server.conf-sample")
-    text = open(path).read()
-    documented = {line[2:].split(" = ")[0] for line in text.splitlines() if " = " in line and line.startswith("# ")}
-    assert documented == {name for name, _d, _doc in options_of(AccountServerConfig)}
+    documented = {}
+    section = None
+    for line in open(path).read().splitlines():
+        if line.startswith("["):
+            section = line.strip("[]")
+            documented[section] = set()
+        elif line.startswith("# ") and " = " in line:
+            documented[section].add(line[2:].split(" = ")[0])
+    assert documented["account-server"] == {name for name, _d, _doc in options_of(AccountServerConfig)}
+    assert documented["account-replicator"] == {
+        name for name, _d, _doc in options_of(DBReplicatorConfig) if name not in INHERITED_KEYS}
     parser = configparser.ConfigParser(interpolation=None)
-    parser.read_string(text)
-    assert parser.has_section("account-server")
+    parser.read(path)
+    assert {"account-server", "account-replicator"} <= set(parser.sections())

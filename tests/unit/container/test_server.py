@@ -203,6 +203,15 @@ def test_object_row_needs_headers_and_a_container(app):
                                             "X-Etag": "e"}).status_int == 400
 
 
+def test_internal_accounts_get_containers_on_first_update(app):
+    resp = call(app, "PUT", "/sda/1/.expiring_objects/1700000000/1700000000-a/c/o", {
+        "X-Timestamp": ts(2), "X-Size": "0", "X-Content-Type": "text/plain", "X-Etag": "e"})
+    assert resp.status_int == 201
+    assert head(app, "/sda/1/.expiring_objects/1700000000").headers["X-Container-Object-Count"] == "1"
+    assert call(app, "DELETE", "/sda/1/.expiring_objects/1700000001/x",
+                {"X-Timestamp": ts(3)}).status_int == 204
+
+
 def test_object_name_with_slashes_and_unicode(app):
     put_container(app)
     assert put_obj(app, "d%C3%A9j%C3%A0/v%20u/x", 2).status_int == 201
@@ -379,13 +388,24 @@ def test_unreachable_account_is_logged_not_fatal(app, capture, listen_socket):
 
 # --- config sample -----------------------------------------------------------------------------------
 def test_conf_sample_lists_every_option():
-    parser = configparser.ConfigParser(interpolation=None)
+    from objstore.daemon.runner import INHERITED_KEYS
+    from objstore.db.replicator import DBReplicatorConfig
+
     path = os.path.join(ROOT, "etc", "container-server.conf-sample")
-    text = open(path).read()
-    documented = {line[2:].split(" = ")[0] for line in text.splitlines() if " = " in line and line.startswith("# ")}
-    assert documented == {name for name, _d, _doc in options_of(ContainerServerConfig)}
-    parser.read_string(text)
-    assert parser.has_section("container-server")
+    documented = {}
+    section = None
+    for line in open(path).read().splitlines():
+        if line.startswith("["):
+            section = line.strip("[]")
+            documented[section] = set()
+        elif line.startswith("# ") and " = " in line:
+            documented[section].add(line[2:].split(" = ")[0])
+    assert documented["container-server"] == {name for name, _d, _doc in options_of(ContainerServerConfig)}
+    assert documented["container-replicator"] == {
+        name for name, _d, _doc in options_of(DBReplicatorConfig) if name not in INHERITED_KEYS}
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(path)
+    assert {"container-server", "container-replicator"} <= set(parser.sections())
 
 
 # --- a real process -----------------------------------------------------------------------------------

@@ -29,10 +29,10 @@ system-deps:
 	  fi; \
 	else echo "not root: make sure these Debian packages are installed: $(DEBS)"; fi
 
-# Compute (libvirt + QEMU TCG, and cpio/busybox for the tiny test guest): installed
+# Compute (libvirt + QEMU TCG, and cpio for the tiny test guest): installed
 # --no-install-recommends (the recommends pull a GUI, lvm2, Xen and VirtualBox drivers),
 # then libvirt-python, which builds against libvirt-dev (the compute extra). Idempotent.
-COMPUTE_DEBS := libvirt-dev pkg-config qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients cpio busybox-static
+COMPUTE_DEBS := libvirt-dev pkg-config qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients cpio
 compute-deps: $(STAMP) system-deps
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  missing=""; for p in $(COMPUTE_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

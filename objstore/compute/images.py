@@ -256,10 +256,10 @@ class ImageStore:
         """
         if not name:
             raise InvalidImage("an image needs a name")
-        if not path and not kernel_path:
-            raise InvalidImage("give a disk image file, or --kernel (and --ramdisk)")
         if ramdisk_path and not kernel_path:
             raise InvalidImage("a ramdisk needs a kernel")
+        if not path and not kernel_path:
+            raise InvalidImage("give a disk image file, or --kernel (and --ramdisk)")
         if path:
             head, size, _ = _file_facts(path)
             check_disk_format(disk_format, head, size)

@@ -273,12 +273,10 @@ class ObjectServer(BaseApp):
         if_none = headers.get("If-None-Match")
         if if_none is not None and not replication and existing is not None and not _is_tombstone:
             tags = conditions.parse_etags(if_none)
-            if "*" in tags:
-                return Response(status=412, body=b"", headers={"X-Backend-Timestamp": existing.internal})
             try:
-                with df.open():
-                    if df.metadata.get("ETag") in tags:
-                        return Response(status=412, body=b"")
+                with df.open():  # an expired or quarantined object does not exist
+                    if "*" in tags or df.metadata.get("ETag") in tags:
+                        return Response(status=412, body=b"", headers={"X-Backend-Timestamp": existing.internal})
             except DiskFileNotFound:
                 pass
         given_etag = (headers.get("ETag") or "").strip('"').lower()

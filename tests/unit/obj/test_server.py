@@ -560,3 +560,11 @@ def test_too_large_is_413(make_app, devices):
     assert req.get_response(app).status_int == 413
     assert os.listdir(os.path.join(devices, "sda", "tmp")) == []
     assert put(app, b"x" * 100).status_int == 201
+
+
+def test_if_none_match_on_expired_or_by_etag(app):
+    put(app, b"abc", X_Delete_At="1700000100")  # expired by now
+    assert put(app, b"new", ts=T2, If_None_Match="*").status_int == 201
+    etag = hashlib.md5(b"new").hexdigest()
+    assert put(app, b"x", ts=T3, If_None_Match='"%s"' % etag).status_int == 412
+    assert put(app, b"x", ts=T3, If_None_Match='"other"').status_int == 201

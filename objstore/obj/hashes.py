@@ -254,7 +254,8 @@ def get_hashes(partition_path, recalculate=(), reclaim_age=DEFAULT_RECLAIM_AGE, 
             # durable before the journal truncation is: no invalidation lost
             write_hashes(partition_path, hashes)
     for _attempt in range(10):
-        for suffix in [s for s, h in hashes.items() if h is None]:
+        todo = [s for s, h in hashes.items() if h is None]
+        for suffix in todo:
             value = hash_suffix(os.path.join(partition_path, suffix), reclaim_before)
             if value is None:
                 del hashes[suffix]
@@ -263,7 +264,8 @@ def get_hashes(partition_path, recalculate=(), reclaim_age=DEFAULT_RECLAIM_AGE, 
         with _locked_journal(partition_path) as fd:
             journal = _drain_journal(fd)
             if not journal:
-                write_hashes(partition_path, hashes)
+                if todo:  # nothing recomputed: the file is already right (no fsync per no-op call)
+                    write_hashes(partition_path, hashes)
                 return hashes
             for suffix in journal:
                 hashes[suffix] = None

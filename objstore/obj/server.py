@@ -481,29 +481,39 @@ class ObjectServer(BaseApp):
         """Tell the container replicas about the row; leave an async_pending for failures."""
         headers = {"X-Timestamp": timestamp.internal, "X-Trans-Id": req.headers.get("X-Trans-Id", "-")}
         headers.update(extra)
-        done = set()
+        results = {}
         pile = green.GreenPile(len(nodes))
         for index, node in enumerate(nodes):
             pile.spawn(self._update_node, index, node, op, account, container, obj, headers)
         with green.Timeout(self.config.container_update_timeout, False):
-            for index, ok in pile:
-                if ok:
-                    done.add(index)
-        failed = [node for index, node in enumerate(nodes) if index not in done]
-        if failed:
+            for index, error in pile:
+                results[index] = error
+        failed = [node for index, node in enumerate(nodes) if results.get(index, "timed out") is not None]
+        if not failed:
+            return
+        reasons = ", ".join("%s:%s/%s %s" % (node["ip"], node["port"], node["device"],
+                                              results.get(index, "timed out"))
+                            for index, node in enumerate(nodes) if results.get(index, "timed out") is not None)
+        try:
             self.manager.write_async_pending(device, op, account, container, obj, timestamp, headers, failed)
+        except (ObjstoreError, OSError) as err:
+            # the object itself is durable; only its listing row is at risk
+            self.logger.error("container update %s /%s/%s/%s failed (%s) and no async_pending: %s",
+                              op, account, container, obj, reasons, err)
+            return
+        self.logger.warning("container update %s /%s/%s/%s left for the updater: %s",
+                            op, account, container, obj, reasons)
 
     def _update_node(self, index, node, op, account, container, obj, headers):
+        """``(index, None)`` on success, ``(index, reason)`` on failure."""
         path = quote_path(node["device"], node["partition"], account, container, obj)
         try:
             resp = self.pool.request(node["ip"], node["port"], op, path, headers)
         except (ObjstoreError, OSError) as err:
-            self.logger.warning("container update %s %s:%s%s failed: %s", op, node["ip"], node["port"], path, err)
-            return index, False
+            return index, str(err) or type(err).__name__
         if not 200 <= resp.status < 300:
-            self.logger.warning("container update %s %s:%s%s got %s", op, node["ip"], node["port"], path, resp.status)
-            return index, False
-        return index, True
+            return index, "status %d" % resp.status
+        return index, None
 
 
 def _set_headers(resp, headers, skip=()):

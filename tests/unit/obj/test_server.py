@@ -512,7 +512,7 @@ def test_container_update_sent(app, devices, container_server):
     assert _async_files(devices) == []
 
 
-def test_container_update_failure_writes_async_pending(app, devices, container_server):
+def test_container_update_failure_writes_async_pending(app, devices, container_server, capture):
     good = "127.0.0.1:%d" % container_server.server_address[1]
     bad = "127.0.0.1:%d" % _dead_port()
     resp = put(app, b"abc", X_Container_Host="%s,%s" % (good, bad), X_Container_Device="sdc,sdd",
@@ -529,6 +529,8 @@ def test_container_update_failure_writes_async_pending(app, devices, container_s
     assert body["headers"]["X-Size"] == "3" and body["headers"]["X-Timestamp"] == T1
     assert body["container_nodes"] == [{"ip": "127.0.0.1", "port": int(bad.split(":")[1]),
                                         "device": "sdd", "partition": "5"}]
+    warnings = capture[1].lines("WARNING")
+    assert len(warnings) == 1 and "sdd" in warnings[0] and "sdc" not in warnings[0]
     # an error status counts as a failure too
     container_server.status = 500
     resp = call(app, "DELETE", headers={"X-Timestamp": T2, "X-Container-Host": good,

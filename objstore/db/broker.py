@@ -151,7 +151,11 @@ def locked(path, timeout):
 
     :raises ServiceUnavailable: the lock was not free in time.
     """
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND)
+    except FileNotFoundError:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        fsync_dir(os.path.dirname(path))  # a record fsynced into a file whose name is lost is lost
     try:
         deadline = time.monotonic() + timeout
         delay = 0.001
@@ -169,6 +173,29 @@ def locked(path, timeout):
         yield fd
     finally:
         os.close(fd)  # releases the lock
+
+
+def quarantine_db(db_file, db_type, reason, logger=None):
+    """Move a DB's hash directory to ``<dev>/quarantined/<db_type>s/<hash>[-<uuid>]``.
+
+    ``db_file`` must be laid out as :func:`db_path` makes it. The replicator
+    of a peer then sends a good copy whole, since this node no longer has one.
+
+    :returns: the new directory path.
+    """
+    hash_dir = os.path.dirname(db_file)
+    device_path = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(hash_dir))))
+    target_dir = os.path.join(device_path, "quarantined", db_type + "s")
+    mkdirs(target_dir)
+    target = os.path.join(target_dir, os.path.basename(hash_dir))
+    if os.path.exists(target):
+        target += "-" + uuid.uuid4().hex
+    os.rename(hash_dir, target)
+    fsync_dir(target_dir)
+    fsync_dir(os.path.dirname(hash_dir))
+    if logger is not None:
+        logger.warning("quarantined %s to %s: %s", hash_dir, target, reason)
+    return target
 
 
 class DatabaseBroker:
@@ -220,8 +247,16 @@ class DatabaseBroker:
             conn.execute("PRAGMA temp_store = MEMORY")
         except sqlite3.DatabaseError as err:
             conn.close()
-            raise DatabaseCorrupt("%s: %s" % (path, err)) from None
+            corrupt = DatabaseCorrupt("%s: %s" % (path, err))
+            corrupt.db_file = path
+            raise corrupt from None
         return conn
+
+    def _corrupt(self, reason):
+        """A DatabaseCorrupt naming this file (``.db_file``), for quarantine."""
+        err = DatabaseCorrupt("%s: %s" % (self.db_file, reason))
+        err.db_file = self.db_file
+        return err
 
     def _connection(self):
         if self._conn is None:
@@ -249,7 +284,7 @@ class DatabaseBroker:
             yield conn
         except sqlite3.DatabaseError as err:
             if "malformed" in str(err) or "not a database" in str(err):
-                raise DatabaseCorrupt("%s: %s" % (self.db_file, err)) from None
+                raise self._corrupt(err) from None
             raise DatabaseError("%s: %s" % (self.db_file, err)) from None
 
     @contextlib.contextmanager
@@ -268,7 +303,7 @@ class DatabaseBroker:
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as err:
-            raise DatabaseCorrupt("%s: %s" % (self.db_file, err)) from None
+            raise self._corrupt(err) from None
         if version > self.schema_version:
             raise DatabaseError("%s: schema version %d is newer than this code (%d)"
                                 % (self.db_file, version, self.schema_version))
@@ -623,9 +658,9 @@ class DatabaseBroker:
             try:
                 result = conn.execute("PRAGMA quick_check").fetchone()[0]
             except sqlite3.DatabaseError as err:
-                raise DatabaseCorrupt("%s: %s" % (self.db_file, err)) from None
+                raise self._corrupt(err) from None
         if result != "ok":
-            raise DatabaseCorrupt("%s: %s" % (self.db_file, result))
+            raise self._corrupt(result)
 
     def new_storage_id(self):
         """Give this DB a fresh id (a copy received whole must not share its sender's id)."""

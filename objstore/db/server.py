@@ -50,13 +50,14 @@ from objstore.common.constraints import check_metadata
 from objstore.common.exceptions import (
     BadRequest,
     DatabaseAlreadyExists,
+    DatabaseCorrupt,
     DatabaseNotFound,
 )
 from objstore.common.fs import check_device, mkdirs
 from objstore.common.timestamp import Timestamp
 from objstore.daemon.recon import recon_response
 from objstore.db import listing
-from objstore.db.broker import db_dir, db_path
+from objstore.db.broker import db_dir, db_path, quarantine_db
 from objstore.web.app import BaseApp, Response, split_path
 from objstore.web.server import ServerConfig
 
@@ -145,7 +146,23 @@ class DatabaseServer(BaseApp):
                 self.config.recon_cache_path, self.config.mount_check,
             )
             return Response(status=status, body=body, content_type="application/json")
-        return super().handle(req)
+        try:
+            return super().handle(req)
+        except DatabaseCorrupt as err:
+            # move it aside so the next request gets 404 and the replicators
+            # of the other replicas send a good copy back
+            db_file = getattr(err, "db_file", None)
+            if db_file and self._is_db_path(db_file):
+                try:
+                    quarantine_db(db_file, self.db_type, str(err), self.logger)
+                except OSError as move_err:
+                    self.logger.error("cannot quarantine %s: %s", db_file, move_err)
+            raise
+
+    def _is_db_path(self, path):
+        """True for ``<devices>/<dev>/<db_type>s/<part>/<suffix>/<hash>/<hash>.db``."""
+        parts = os.path.relpath(path, self.config.devices).split(os.sep)
+        return len(parts) == 6 and parts[1] == self.db_type + "s" and parts[5] == parts[4] + ".db"
 
     def device_path(self, device):
         """The device's directory, or raise 507 (not mounted / missing)."""
@@ -263,7 +280,10 @@ class DatabaseServer(BaseApp):
                 os.fsync(handle.fileno())
             copy = self.make_broker(tmp)
             try:
-                copy.quick_check()
+                try:
+                    copy.quick_check()
+                except DatabaseCorrupt:
+                    raise BadRequest("the database copy sent is corrupt") from None
                 info = copy.get_info()
                 if not broker.exists():
                     copy.new_storage_id()

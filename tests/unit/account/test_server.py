@@ -161,4 +161,8 @@ def test_conf_sample_lists_every_option():
         name for name, _d, _doc in options_of(DBReplicatorConfig) if name not in INHERITED_KEYS}
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(path)
+    from objstore.db.auditor import DBAuditorConfig
+
+    assert documented["account-auditor"] == {
+        name for name, _d, _doc in options_of(DBAuditorConfig) if name not in INHERITED_KEYS}
     assert {"account-server", "account-replicator"} <= set(parser.sections())

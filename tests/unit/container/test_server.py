@@ -405,6 +405,14 @@ def test_conf_sample_lists_every_option():
         name for name, _d, _doc in options_of(DBReplicatorConfig) if name not in INHERITED_KEYS}
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(path)
+    from objstore.db.auditor import DBAuditorConfig
+
+    assert documented["container-auditor"] == {
+        name for name, _d, _doc in options_of(DBAuditorConfig) if name not in INHERITED_KEYS}
+    from objstore.container.updater import ContainerUpdaterConfig
+
+    assert documented["container-updater"] == {
+        name for name, _d, _doc in options_of(ContainerUpdaterConfig) if name not in INHERITED_KEYS}
     assert {"container-server", "container-replicator"} <= set(parser.sections())
 
 

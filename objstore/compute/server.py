@@ -186,7 +186,7 @@ class ComputeApiApp(BaseApp):
         self._method_not_allowed(req)
 
     def _upload(self, req, compute):
-        params = req.params
+        params = req.GET  # not req.params: that would parse the image body as a form
         fmt = params.get("disk_format") or None
         name = params.get("name", "")
         kwargs = {
@@ -331,3 +331,9 @@ def main(argv=None):
     return server_main("compute-api", compute_config.ComputeApiConfig, app_factory, argv)
 
 
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    sys.exit(main())

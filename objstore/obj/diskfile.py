@@ -105,6 +105,10 @@ def merge_metadata(data_meta, meta_meta):
     return merged
 
 
+def _call(fn, *args):
+    return fn(*args)
+
+
 def async_pending_name(name_hash, timestamp):
     """``'<suffix>/<hash>-<timestamp>'`` under ``async_pending/``."""
     return "%s/%s-%s" % (suffix_of(name_hash), name_hash, Timestamp(timestamp).internal)
@@ -120,10 +124,14 @@ class DiskFileManager:
     :param fallocate_reserve: bytes, or ``'N%'``, kept free; writes beyond it get 507.
     :param disk_chunk_size: read size when streaming from disk.
     :param keep_cache_size: objects up to this size stay in the page cache after a read.
+    :param run_blocking: ``callable(fn, *args)`` that runs the fsyncs of a
+        write; the server passes eventlet's thread pool so that one worker's
+        greenthreads fsync concurrently (the filesystem then commits them
+        together) instead of each stalling the hub. None: call directly.
     """
 
     def __init__(self, devices, mount_check, logger, reclaim_age=604800, fallocate_reserve="0",
-                 disk_chunk_size=DEFAULT_CHUNK, keep_cache_size=5242880):
+                 disk_chunk_size=DEFAULT_CHUNK, keep_cache_size=5242880, run_blocking=None):
         self.devices = devices
         self.mount_check = mount_check
         self.logger = logger
@@ -131,6 +139,7 @@ class DiskFileManager:
         self.reserve, self.reserve_is_percent = parse_reserve(fallocate_reserve)
         self.disk_chunk_size = disk_chunk_size
         self.keep_cache_size = keep_cache_size
+        self.run_blocking = run_blocking or _call
         self._tmp_made = set()
 
     # --- devices ---------------------------------------------------------------
@@ -478,8 +487,9 @@ class DiskFileWriter:
             # preallocated beyond what was written (a .ts or .meta never is)
             os.ftruncate(self._fd, self.bytes_written)
         meta_mod.write_metadata(self._fd, metadata, self.bytes_written)
+        run_blocking = df.manager.run_blocking
         try:
-            os.fsync(self._fd)
+            run_blocking(os.fsync, self._fd)
         except OSError as err:
             if err.errno in _NO_SPACE:
                 raise DiskFileNoSpace("disk full at fsync") from None
@@ -491,7 +501,7 @@ class DiskFileWriter:
             mkdirs(df.hash_dir)
             os.rename(self.tmp_path, target)
         self._done = True
-        fsync_dir(df.hash_dir)
+        run_blocking(fsync_dir, df.hash_dir)
         os.close(self._fd)
         self._fd = None
         hashes_mod.cleanup_dir(df.hash_dir)

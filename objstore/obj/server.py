@@ -77,6 +77,7 @@ class ObjectServerConfig(ServerConfig):
     conn_timeout: float = option(0.5, "seconds to connect to a container server")
     node_timeout: float = option(3.0, "seconds to wait on a container server's answer")
     keep_cache_size: int = option(5242880, "objects up to this size stay in the page cache after a GET")
+    fsync_in_threads: bool = option(True, "run a write's fsyncs in a thread pool so other requests go on meanwhile")
     allowed_headers: tuple[str, ...] = option(
         ("Content-Disposition", "Content-Encoding", "X-Delete-At", "X-Object-Manifest",
          "X-Static-Large-Object", "Cache-Control", "Content-Language", "Expires", "X-Robots-Tag"),
@@ -552,6 +553,7 @@ def app_factory(conf_path_, config, logger):
     manager = DiskFileManager(
         config.devices, config.mount_check, logger, config.reclaim_age, config.fallocate_reserve,
         config.disk_chunk_size, config.keep_cache_size,
+        run_blocking=green.tpool_execute if config.fsync_in_threads else None,
     )
     return ObjectServer(config, logger, manager, load_constraints(conf_path()))
 

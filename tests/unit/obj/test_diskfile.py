@@ -241,3 +241,17 @@ def test_full_disk_is_507_and_leaves_nothing(make_app, tiny_fs):
     assert req.get_response(app).status_int == 201
     resp = Request.blank("/sda/1/a/c/small").get_response(app)
     assert resp.body == b"ok" and resp.headers["X-Object-Meta-M"] == "v" * 200
+
+
+def test_fsyncs_through_a_thread_pool(devices, capture):
+    from objstore.common import green
+    calls = []
+
+    def run_blocking(fn, *args):
+        calls.append(fn.__name__)
+        return green.tpool_execute(fn, *args)
+
+    manager = d.DiskFileManager(devices, False, capture[0], run_blocking=run_blocking)
+    _write(manager.get_diskfile("sda", 3, "a", "c", "o"), b"abc", T1)
+    assert calls == ["fsync", "fsync_dir"]
+    assert manager.get_diskfile("sda", 3, "a", "c", "o").open().content_length == 3

@@ -8,7 +8,10 @@
     10 clients each walking the whole container (loadgen);
 (e) latency p50/p99 of (a) (loadgen, per request);
 (f) resident memory of all the cluster's processes at rest and, sampled every
-    0.5 s, its peak under (a).
+    0.5 s, its peak under (a);
+and, since the machine may be shared, the CPU the cluster's processes spent
+per request of (a) and per GB of (c) (cpu.py), which other load moves less
+than ops/s.
 
 A cluster is anything with ``auth_url``, ``user``, ``key``, ``name`` and
 ``pids()`` (swift_aio.SwiftAIO, objstore_aio.ObjstoreAIO). Which cluster goes
@@ -19,7 +22,7 @@ import dataclasses
 import os
 import time
 
-from benchmarks import loadgen, memory, swiftbench
+from benchmarks import cpu, host, loadgen, memory, swiftbench
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +79,7 @@ def run_round(cluster, plan, round_no, log_dir, swift_venv, say=print):
     ``swiftbench_small``/``swiftbench_large`` ({op: {...}}), ``large_stream``
     ({"PUT"|"GET": summary}), ``listing`` (summary; requests are pages).
     """
-    out = {}
+    out = {"load_average_before": host.load_average()}
     endpoint = loadgen.Endpoint(cluster.auth_url, cluster.user, cluster.key)
     tag = "r%d-%d" % (round_no, int(time.time()))
 
@@ -85,14 +88,18 @@ def run_round(cluster, plan, round_no, log_dir, swift_venv, say=print):
     for name in containers:
         loadgen.ensure_container(endpoint, name)
     names = ["o%06d" % i for i in range(plan.small_objects)]
+    small, server_cpu = {}, {}
     with memory.PeakSampler(cluster.pids) as sampler:
-        small = {}
         for op in ("PUT", "GET", "HEAD", "DELETE"):
-            small.update(loadgen.object_ops(endpoint, containers, names, 4096, plan.concurrency, ops=(op,),
-                                            gets_per_object=2))
+            with cpu.CpuMeter(cluster.pids) as meter:
+                small.update(loadgen.object_ops(endpoint, containers, names, 4096, plan.concurrency, ops=(op,),
+                                                gets_per_object=2))
+            server_cpu[op] = meter.seconds
     for name in containers:
         loadgen.delete_container(endpoint, name)
     out["small"] = {op: r.summary() for op, r in small.items()}
+    for op, seconds in server_cpu.items():
+        out["small"][op]["server_cpu_ms_per_op"] = round(1000.0 * seconds / max(small[op].requests, 1), 2)
     peak = sampler.peak or {}
     out["memory_under_small"] = {k: v for k, v in peak.items() if k != "by_process"}
     say("  %-8s 4 KiB c=%d: %s" % (cluster.name, plan.concurrency, "  ".join(
@@ -112,12 +119,14 @@ def run_round(cluster, plan, round_no, log_dir, swift_venv, say=print):
     container = "bench-large-%s" % tag
     loadgen.ensure_container(endpoint, container)
     body = os.urandom(plan.large_mib << 20)
-    puts, gets = loadgen.single_stream(endpoint, container, "big", body)
+    with cpu.CpuMeter(cluster.pids) as meter:
+        puts, gets = loadgen.single_stream(endpoint, container, "big", body)
     conn = endpoint.connect()
     conn.request("DELETE", endpoint.object_path(container, "big"))
     conn.close()
     loadgen.delete_container(endpoint, container)
-    out["large_stream"] = {"PUT": puts[0].summary(), "GET": gets[0].summary()}
+    out["large_stream"] = {"PUT": puts[0].summary(), "GET": gets[0].summary(),
+                           "server_cpu_s_per_gb": round(meter.seconds / (2 * len(body) / 1e9), 2)}
     say("  %-8s %d MiB single stream: PUT %.0f MB/s  GET %.0f MB/s" % (
         cluster.name, plan.large_mib, puts[0].mb_per_s, gets[0].mb_per_s))
 

@@ -46,3 +46,14 @@ def test_cluster_memory_of_this_process():
     figures = memory.cluster_memory([os.getpid(), 2 ** 22 + 12345])  # the second pid does not exist
     assert figures["processes"] == 1
     assert figures["rss_mib"] > 0 and 0 < figures["pss_mib"] <= figures["rss_mib"]
+
+
+def test_cpu_meter_counts_this_process():
+    from benchmarks import cpu
+
+    with cpu.CpuMeter(lambda: [os.getpid()]) as meter:
+        total = 0
+        while cpu.process_cpu_seconds(os.getpid()) < meter._start + 0.05:
+            total += sum(range(1000))
+    assert meter.seconds >= 0.05
+    assert cpu.process_cpu_seconds(2 ** 22 + 12345) == 0.0

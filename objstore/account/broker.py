@@ -108,7 +108,7 @@ class AccountBroker(DatabaseBroker):
             (self.account, created_at, put_ts, put_ts, storage_id, metadata_json),
         )
 
-    def _is_deleted_info(self, info):
+    def is_deleted_info(self, info):
         if info.get("status") == DELETED_STATUS:
             return True
         return not info["container_count"] and \

@@ -105,7 +105,7 @@ class AccountServer(DatabaseServer):
         if not broker.exists():
             raise NotFound("No such account")
         info = broker.get_info()
-        if broker._is_deleted_info(info):
+        if broker.is_deleted_info(info):
             return None, error_response(404, headers=deleted_headers(info))
         return info, None
 
@@ -125,7 +125,7 @@ class AccountServer(DatabaseServer):
         info = broker.get_info()
         if info["status"] == DELETED_STATUS:
             raise Forbidden("Recently deleted")
-        was_deleted = broker._is_deleted_info(info)
+        was_deleted = broker.is_deleted_info(info)
         broker.update_put_timestamp(timestamp)
         broker.update_metadata(metadata)
         return Response(status=201 if was_deleted and not broker.is_deleted() else 202)

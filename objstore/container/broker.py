@@ -98,7 +98,7 @@ class ContainerBroker(DatabaseBroker):
             (self.account, self.container, created_at, put_ts, put_ts, storage_id, metadata_json),
         )
 
-    def _is_deleted_info(self, info):
+    def is_deleted_info(self, info):
         return info["object_count"] in (0, None) and \
             Timestamp(info["delete_timestamp"]) > Timestamp(info["put_timestamp"])
 

@@ -219,7 +219,7 @@ class ContainerServer(DatabaseServer):
         if not broker.exists():
             raise NotFound("No such container")
         info = broker.get_info()
-        if broker._is_deleted_info(info):
+        if broker.is_deleted_info(info):
             return None, error_response(404, headers=backend_headers(info))
         return info, None
 

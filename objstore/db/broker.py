@@ -410,21 +410,22 @@ class DatabaseBroker:
         pass
 
     def is_deleted(self):
-        """True when the DB is missing or marked deleted (see ``_is_deleted_info``)."""
+        """True when the DB is missing or marked deleted (see :meth:`is_deleted_info`)."""
         if not self.exists():
             return True
         self._commit_puts()
         with self.get() as conn:
             row = conn.execute("SELECT * FROM %s" % self.stat_table).fetchone()
-        return self._is_deleted_info(dict(row))
+        return self.is_deleted_info(dict(row))
 
-    def _is_deleted_info(self, info):
+    def is_deleted_info(self, info):
+        """True when a ``get_info()`` dict describes a deleted DB (kind-specific)."""
         raise NotImplementedError
 
     def is_reclaimable(self, now, reclaim_age):
         """True when deleted long enough ago that the file itself may go."""
         info = self.get_info()
-        return self._is_deleted_info(info) and float(Timestamp(info["delete_timestamp"])) < now - reclaim_age
+        return self.is_deleted_info(info) and float(Timestamp(info["delete_timestamp"])) < now - reclaim_age
 
     # --- info and metadata -----------------------------------------------------
     def get_info(self):

@@ -25,7 +25,8 @@ Theory of operation:
 - Merges are newest-wins and idempotent on the receiver, so a row that
   travels back to where it came from changes nothing, and a race with a
   client write is harmless.
-- A handoff copy is removed once every primary has synced successfully.
+- A handoff copy is removed once every primary has synced successfully and
+  no row arrived while it was being sent.
 """
 
 import dataclasses
@@ -145,6 +146,7 @@ class DBReplicator(Daemon):
                 self._remove(path)
                 result["removed"] = 1
                 return result
+            before = broker.get_info()["max_row"]
             primary, peers = peers_for(device, self.ring.get_part_nodes(part))
             all_ok = bool(peers)
             for peer in peers:
@@ -163,7 +165,10 @@ class DBReplicator(Daemon):
                 result["whole_sent"] += sent["whole"]
                 if not sent["rows"] and not sent["whole"]:
                     result["no_change"] += 1
-            if not primary and all_ok and self.config.handoff_delete:
+            # a write that reached this handoff copy during the sync keeps it
+            # for the next pass (get_info merges the pending file first)
+            if not primary and all_ok and self.config.handoff_delete \
+                    and broker.get_info()["max_row"] == before:
                 broker.close()
                 self._remove(path)
                 result["removed"] = 1

@@ -170,3 +170,25 @@ def test_account_replicator(cluster):
     assert replicator(cluster, first, cls=AccountReplicator).run_pass()["rows_sent"] == 2
     for index in indexes[1:]:
         assert areq(index, "GET", "acct").body == b"c1\nc2\n"
+
+
+def test_handoff_written_during_sync_is_kept(cluster):
+    part, primaries, handoffs = locate(cluster)
+    hand = handoffs[0]
+    creq(cluster, hand, "PUT", "%d/a/c" % part, {"X-Timestamp": ts(1)})
+    put_obj(cluster, hand, part, "o", 2)
+    real_request = cluster.pool.request
+    written = []
+
+    def request(ip, port_, method, path, headers=None, body=None):
+        if method == "REPLICATE" and not written:  # a client write lands mid-sync
+            written.append(True)
+            put_obj(cluster, hand, part, "late", 3)
+        return real_request(ip, port_, method, path, headers, body)
+
+    cluster.pool.request = request
+    assert replicator(cluster, hand).run_pass()["removed"] == 0
+    cluster.pool.request = real_request
+    assert replicator(cluster, hand).run_pass()["removed"] == 1
+    for index in primaries:
+        assert listing(cluster, index, part) == (200, ["late", "o"])

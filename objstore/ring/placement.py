@@ -281,31 +281,157 @@ def row_lengths(partitions, replicas):
 
 
 def initial_layout(tree, quota, partitions, lengths, rng, typecode="i"):
-    """Replica rows for an empty ring (step 4 above).
+    """Replica rows for an empty ring (step 4 of the theory above).
 
     :param rng: a ``random.Random``; the layout is a function of its seed.
     :returns: list of ``array(typecode)`` rows with the given lengths.
     """
-    line = array.array(typecode)
-
-    def emit(node):
-        if quota[node] <= partitions or not tree.children[node]:
-            ids = []
-            for leaf in tree.leaves(node):
-                ids.extend([tree.dev_id[leaf]] * quota[leaf])
-            rng.shuffle(ids)
-            line.extend(ids)
-        else:
-            for child in tree.children[node]:
-                emit(child)
-
-    emit(0)
-    rows = []
-    start = 0
-    for length in lengths:
-        rows.append(line[start:start + length])
-        start += length
+    rows = [array.array(typecode, [UNASSIGNED]) * length for length in lengths]
+    layers = [range(r * partitions, r * partitions + length) for r, length in enumerate(lengths)]
+    _deal(tree, quota, partitions, 0, layers, rows, rng)
     return rows
+
+
+def _deal(tree, quota, partitions, node, layers, rows, rng):
+    """Fill ``node``'s cells. ``layers`` are lists of positions (row * P +
+    column), each list with distinct columns; a node of at most P slots gets
+    cells in distinct columns, so its devices can be dealt in any order."""
+    kids = tree.children[node]
+    if quota[node] <= partitions or not kids:
+        ids = []
+        for leaf in tree.leaves(node):
+            ids.extend([tree.dev_id[leaf]] * quota[leaf])
+        rng.shuffle(ids)
+        at = 0
+        for layer in layers:  # every layer lies in one replica row
+            if not len(layer):
+                continue
+            row_index = layer[0] // partitions
+            base = row_index * partitions
+            row = rows[row_index]
+            for pos, dev in zip(layer, ids[at:at + len(layer)]):
+                row[pos - base] = dev
+            at += len(layer)
+        return
+    bounds = []  # (start, end) of each child along the concatenated layers
+    at = 0
+    for kid in kids:
+        bounds.append((at, at + quota[kid]))
+        at += quota[kid]
+    ordered = []
+    offset = 0
+    check = set()  # children that may still meet a column twice
+    for layer in layers:
+        layer = list(layer)
+        if not ordered:
+            layer = _chunk_shuffle(layer, rng)
+        else:
+            # the child crossing into this layer must not meet a column it
+            # already holds: put those columns last, after everything else
+            crossing = [b for b in bounds if b[0] < offset < b[1]]
+            held = set()
+            if crossing and quota[kids[bounds.index(crossing[0])]] <= partitions:
+                start = crossing[0][0]
+                flat_at = 0
+                for prev in ordered:
+                    lo, hi = max(start, flat_at), min(offset, flat_at + len(prev))
+                    held.update(pos % partitions for pos in prev[lo - flat_at:hi - flat_at])
+                    flat_at += len(prev)
+            if held:
+                free = [pos for pos in layer if pos % partitions not in held]
+                late = [pos for pos in layer if pos % partitions in held]
+                if len(free) < crossing[0][1] - offset:
+                    check.add(bounds.index(crossing[0]))
+                layer = _chunk_shuffle(free, rng) + _chunk_shuffle(late, rng)
+            else:
+                layer = _chunk_shuffle(layer, rng)
+            if crossing and any(
+                    b[0] < offset + len(layer) < b[1] and b[0] < offset for b in crossing):
+                check.add(bounds.index(crossing[0]))  # spans three layers
+        ordered.append(layer)
+        offset += len(layer)
+    layer_starts = []
+    at = 0
+    for layer in ordered:
+        layer_starts.append(at)
+        at += len(layer)
+    pieces_of = []
+    for start, end in bounds:
+        pieces = []
+        for index, layer in enumerate(ordered):
+            lo = max(start, layer_starts[index]) - layer_starts[index]
+            hi = min(end, layer_starts[index] + len(layer)) - layer_starts[index]
+            if lo < hi:
+                pieces.append((index, lo, hi))
+        pieces_of.append(pieces)
+    for number, (kid, pieces) in enumerate(zip(kids, pieces_of)):
+        if number in check and len(pieces) > 1 and quota[kid] <= partitions:
+            _repair(kid, pieces, ordered, pieces_of, kids, quota, partitions, rng)
+    for kid, pieces in zip(kids, pieces_of):
+        _deal(tree, quota, partitions, kid,
+              [ordered[index][lo:hi] for index, lo, hi in pieces], rows, rng)
+
+
+CHUNK = 16
+
+
+def _chunk_shuffle(cells, rng):
+    """``cells`` in random order of runs of CHUNK, each run rotated at random.
+
+    Only columns' *grouping* into children matters at this level (devices are
+    shuffled cell by cell below), so runs of a few columns are random enough,
+    at a sixteenth of the random draws of a full shuffle.
+    """
+    runs = [cells[i:i + CHUNK] for i in range(0, len(cells), CHUNK)]
+    rng.shuffle(runs)
+    out = []
+    for run in runs:
+        out.extend(run)
+    return out
+
+
+def _repair(kid, pieces, ordered, pieces_of, kids, quota, partitions, rng):
+    """Swap cells so that a small child crossing layers holds distinct columns
+    (rare: only when the layer it crosses into is too short to avoid them)."""
+
+    def columns_of(owner):
+        return {ordered[pi][x] % partitions
+                for pi, plo, phi in pieces_of[owner] for x in range(plo, phi)}
+
+    def owner_of(index, at):
+        return next(i for i, ps in enumerate(pieces_of)
+                    if any(pi == index and plo <= at < phi for pi, plo, phi in ps))
+
+    first = {}
+    for index, lo, hi in pieces:
+        for at in range(lo, hi):
+            col = ordered[index][at] % partitions
+            if col not in first:
+                first[col] = (index, at)
+                continue
+            held = set(first)
+            for cell_index, cell_at in ((index, at), first[col]):
+                layer = ordered[cell_index]
+                mine = next((plo, phi) for pi, plo, phi in pieces if pi == cell_index)
+                done = False
+                for _ in range(400):
+                    other = rng.randrange(len(layer))
+                    if mine[0] <= other < mine[1]:
+                        continue
+                    ocol = layer[other] % partitions
+                    if ocol in held:
+                        continue
+                    owner = owner_of(cell_index, other)
+                    if quota[kids[owner]] <= partitions and col in columns_of(owner):
+                        continue
+                    layer[cell_at], layer[other] = layer[other], layer[cell_at]
+                    if (cell_index, cell_at) == first[col]:
+                        first[col] = (index, at)
+                    first[ocol] = (cell_index, cell_at)
+                    done = True
+                    break
+                if done:
+                    break
 
 
 def count_parts(rows, size):
@@ -431,10 +557,36 @@ class Assigner:
     def _excess(self, dev):
         return self.parts[dev] - self.dev_quota[dev] if dev >= 0 else 0
 
-    def move_for_balance(self):
-        """Move replicas off devices above quota straight to a device below
-        quota, where the partition's caps allow; at most one replica per
-        movable partition. Returns how many slots moved.
+    def move_for_balance(self, rounds=3):
+        """Balance moves: strict passes, with relay passes between them.
+
+        A strict pass can strand an over-full device whose every movable
+        partition already has a replica where the need is (the partitions
+        that could go there were used by other devices). A relay pass then
+        moves such replicas to devices exactly at quota, which a following
+        strict pass can relieve with other partitions.
+
+        :returns: slots moved.
+        """
+        moved = self._balance_pass(slack=0)
+        for _ in range(rounds - 1):
+            budget = self._need_total()
+            if not budget:
+                break
+            relayed = self._balance_pass(slack=1, budget=budget)
+            if not relayed:
+                break
+            moved += relayed + self._balance_pass(slack=0)
+        return moved
+
+    def _need_total(self):
+        count, quota = self.count, self.quota
+        return sum(max(0, quota[leaf] - count[leaf]) for leaf in self.tree.dev_node.values())
+
+    def _balance_pass(self, slack=0, budget=None):
+        """Move replicas off devices above quota straight to a device whose
+        unmet quota is above ``-slack``, where the partition's caps allow; at
+        most one replica per movable partition. Returns how many slots moved.
 
         Gathering blindly and placing afterwards fails when the only devices
         in need sit in a node the gathered partitions already fill (a growing
@@ -447,7 +599,7 @@ class Assigner:
         rows, anc = self.rows, self.anc
         over = {d: self.parts[d] - self.dev_quota[d]
                 for d in range(len(self.parts)) if self.parts[d] > self.dev_quota[d]}
-        need_total = sum(max(0, quota[leaf] - count[leaf]) for leaf in dev_node.values())
+        need_total = self._need_total() if budget is None else budget
         if not over or not need_total:
             return 0
         nparts = self.partitions
@@ -484,7 +636,7 @@ class Assigner:
                         node = parent[node]
                     node = 0
                     while children[node]:
-                        best, best_need = -1, 0
+                        best, best_need = -1, -slack
                         for child in children[node]:
                             need = quota[child] - count[child]
                             if need > best_need and held.get(child, 0) < caps[child] \
@@ -596,41 +748,77 @@ def dispersion_of(tree, quota, partitions, rows, devs, detail=False):
     :returns: ``percent`` or, with ``detail``, ``(percent, {node: [n0, n1, ...]})``
         where ``nK`` counts partitions holding K replicas in that node.
     """
-    caps = node_caps(quota, partitions)
+    caps = [max(cap, 1) for cap in node_caps(quota, partitions)]
     anc = {}
     for dev in devs:
         if dev is not None:
             anc[dev["id"]] = tree.ancestors(dev)
+    if detail:
+        return _dispersion_detail(caps, anc, partitions, rows)
+    size = max([len(devs)] + [max(row) + 1 for row in rows if len(row)])
+    # per level, a node id for each device id (a unique negative when absent)
+    maps = []
+    for level in range(4):
+        mapping = [-2 - d for d in range(size)]
+        for dev_id, nodes in anc.items():
+            if nodes[level] >= 0:
+                mapping[dev_id] = nodes[level]
+        maps.append(mapping)
+    full = min(len(row) for row in rows) if rows else 0
+    nrows = len(rows)
+    bad = 0
+    todo = None  # partitions (below ``full``) with a duplicate at the last level
+    for level in range(4):
+        get = maps[level].__getitem__
+        if todo is None:
+            cols = [list(map(get, row[:full])) for row in rows]
+            dup = [p for p, t in enumerate(zip(*cols)) if len(set(t)) < nrows]
+        else:
+            dup = [p for p in todo if len({get(row[p]) for row in rows}) < nrows]
+        todo = []
+        for part in dup:
+            held = {}
+            for row in rows:
+                node = get(row[part])
+                held[node] = held.get(node, 0) + 1
+            if any(node >= 0 and n > caps[node] for node, n in held.items()):
+                bad += 1
+            else:
+                todo.append(part)
+        if not todo:
+            break
+    longest = max(len(row) for row in rows) if rows else 0
+    for part in range(full, longest):  # the partial row's partitions
+        reps = [row[part] for row in rows if part < len(row)]
+        for level in range(4):
+            ids = [maps[level][d] for d in reps]
+            if len(set(ids)) == len(ids):
+                break
+            held = {}
+            for node in ids:
+                held[node] = held.get(node, 0) + 1
+            if any(node >= 0 and n > caps[node] for node, n in held.items()):
+                bad += 1
+                break
+    return 100.0 * bad / partitions if partitions else 0.0
+
+
+def _dispersion_detail(caps, anc, partitions, rows):
     nrows = len(rows)
     bad = 0
     tallies = {}
-    full = min(len(row) for row in rows) if rows else 0
     for part in range(partitions):
-        reps = [row[part] for row in rows] if part < full else [
-            row[part] for row in rows if part < len(row)]
-        over = False
-        if detail:
-            held = {}
-            for d in reps:
-                for node in anc.get(d, ()):
+        held = {}
+        for row in rows:
+            if part < len(row):
+                for node in anc.get(row[part], ()):
                     if node >= 0:
                         held[node] = held.get(node, 0) + 1
-            for node, n in held.items():
-                tallies.setdefault(node, [0] * (nrows + 1))[n] += 1
-                if n > max(caps[node], 1):
-                    over = True
-        else:
-            for level in (0, 1, 2, 3):
-                ids = [anc[d][level] if d in anc else -2 - i for i, d in enumerate(reps)]
-                if len(set(ids)) == len(ids):
-                    break
-                held = {}
-                for node in ids:
-                    held[node] = held.get(node, 0) + 1
-                if any(node >= 0 and n > max(caps[node], 1) for node, n in held.items()):
-                    over = True
-                    break
-        if over:
-            bad += 1
+        over = False
+        for node, n in held.items():
+            tallies.setdefault(node, [0] * (nrows + 1))[n] += 1
+            if n > caps[node]:
+                over = True
+        bad += over
     percent = 100.0 * bad / partitions if partitions else 0.0
-    return (percent, tallies) if detail else percent
+    return percent, tallies

@@ -125,9 +125,10 @@ class DiskFileManager:
     :param disk_chunk_size: read size when streaming from disk.
     :param keep_cache_size: objects up to this size stay in the page cache after a read.
     :param run_blocking: ``callable(fn, *args)`` that runs the fsyncs of a
-        write; the server passes eventlet's thread pool so that one worker's
-        greenthreads fsync concurrently (the filesystem then commits them
-        together) instead of each stalling the hub. None: call directly.
+        write and suffix hashing (REPLICATE); the server passes eventlet's
+        thread pool so that one worker's greenthreads fsync concurrently (the
+        filesystem then commits them together) and a long rehash does not
+        stall other requests. None: call directly.
     """
 
     def __init__(self, devices, mount_check, logger, reclaim_age=604800, fallocate_reserve="0",
@@ -198,7 +199,8 @@ class DiskFileManager:
 
     def get_hashes(self, device, partition, recalculate=()):
         """``{suffix: md5 hex}`` of a partition (see hashes.get_hashes)."""
-        return hashes_mod.get_hashes(self.partition_path(device, partition), recalculate, self.reclaim_age)
+        return self.run_blocking(hashes_mod.get_hashes, self.partition_path(device, partition),
+                                 tuple(recalculate), self.reclaim_age)
 
     # --- async pendings ------------------------------------------------------------
     def write_async_pending(self, device, op, account, container, obj, timestamp, headers, container_nodes):

@@ -3,13 +3,9 @@ header, listings with every parameter and format, account reports, and 200
 concurrent object updates against a real server process."""
 
 import configparser
-import http.client
 import json
 import os
-import subprocess
-import sys
 import threading
-import time
 import wsgiref.simple_server
 import xml.etree.ElementTree as ET
 
@@ -21,6 +17,7 @@ from objstore.common.constraints import DEFAULT, Constraints
 from objstore.container.server import ContainerServer, ContainerServerConfig, account_targets
 from objstore.common.exceptions import BadRequest
 from objstore.web.app import Request
+from tests.unit.db.serverproc import ServerProcess, request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
@@ -416,50 +413,12 @@ def test_conf_sample_lists_every_option():
     assert {"container-server", "container-replicator"} <= set(parser.sections())
 
 
-# --- a real process -----------------------------------------------------------------------------------
+# --- real processes -------------------------------------------------------------------------------------
 @pytest.fixture
 def container_process(tmp_path, objstore_conf, listen_socket):
-    devices = tmp_path / "proc"
-    (devices / "sda").mkdir(parents=True)
-    conf = tmp_path / "container-server.conf"
-    conf.write_text("[container-server]\ndevices = %s\nmount_check = false\nworkers = 2\n"
-                    "access_log = false\n" % devices)
-    sock = listen_socket()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "objstore.container.server", str(conf), "--listen-fd", str(sock.fileno())],
-        pass_fds=[sock.fileno()], cwd=ROOT, stderr=subprocess.PIPE,
-        env=dict(os.environ, OBJSTORE_CONF=objstore_conf),
-    )
-    port = sock.getsockname()[1]
-    deadline = time.time() + 15
-    while True:
-        try:
-            if request(port, "GET", "/recon/time")[0] == 200:
-                break
-        except OSError:
-            pass
-        if time.time() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise AssertionError("container server did not start: %r" % proc.stderr.read())
-        time.sleep(0.05)
-    yield port
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    proc.stderr.close()
-
-
-def request(port, method, path, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request(method, path, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, dict(resp.getheaders()), resp.read()
-    finally:
-        conn.close()
+    proc = ServerProcess("container", tmp_path, listen_socket(), objstore_conf)
+    yield proc.port
+    proc.stop()
 
 
 def test_200_concurrent_object_updates_all_land(container_process):
@@ -486,3 +445,19 @@ def test_200_concurrent_object_updates_all_land(container_process):
     assert headers["X-Container-Bytes-Used"] == str(sum(range(count)))
     status, _, body = request(port, "GET", "/sda/0/a/c?format=json")
     assert [e["name"] for e in json.loads(body)] == ["obj-%03d" % i for i in range(count)]
+
+
+def test_container_process_reports_to_an_account_process(tmp_path, objstore_conf, listen_socket):
+    """The report goes out over green sockets from a monkey-patched worker."""
+    account = ServerProcess("account", tmp_path, listen_socket(), objstore_conf, workers=1)
+    container = ServerProcess("container", tmp_path, listen_socket(), objstore_conf, workers=1)
+    try:
+        assert request(account.port, "PUT", "/sda/2/a", {"X-Timestamp": ts(1)})[0] == 201
+        headers = {"X-Timestamp": ts(2), "X-Account-Host": "127.0.0.1:%d" % account.port,
+                   "X-Account-Device": "sda", "X-Account-Partition": "2"}
+        assert request(container.port, "PUT", "/sda/5/a/c%C3%A9", headers)[0] == 201
+        status, _, body = request(account.port, "GET", "/sda/2/a?format=json")
+        assert status == 200 and [e["name"] for e in json.loads(body)] == ["c\u00e9"]
+    finally:
+        container.stop()
+        account.stop()

@@ -109,7 +109,8 @@ def metadata_updates(headers, prefixes, names, timestamp):
     for key, value in headers.items():
         low = key.lower()
         if low in names or any(low.startswith(p) and len(low) > len(p) for p in prefixes):
-            updates[key.title() if low in names else key] = (value, ts)
+            # one spelling per key whatever case the client used, as WSGI gives it
+            updates[key.title()] = (value, ts)
     return updates
 
 

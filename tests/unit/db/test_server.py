@@ -18,7 +18,7 @@ def ts(n):
 
 
 def test_metadata_updates_and_headers():
-    headers = {"X-Container-Meta-A": "1", "X-Container-Meta-": "x", "X-Container-Read": "r",
+    headers = {"x-container-meta-a": "1", "X-Container-Meta-": "x", "X-CONTAINER-READ": "r",
                "Content-Type": "t", "X-Container-Sysmeta-B": ""}
     updates = metadata_updates(headers, ("x-container-meta-", "x-container-sysmeta-"),
                                {"x-container-read"}, ts(3))

@@ -294,9 +294,23 @@ def _dd(args):
     return " --data-dir %s" % args.data_dir
 
 
+def _tool(name):
+    """How to run the ``name`` CLI from here: bare when on PATH, else its path
+    beside this interpreter (``.venv/bin/swift`` after ``make run``)."""
+    if shutil.which(name):
+        return name
+    beside = os.path.join(os.path.dirname(sys.executable), name)
+    if os.path.exists(beside):
+        relative = os.path.relpath(beside)
+        return relative if not relative.startswith("..") else beside
+    return name
+
+
 def banner(settings, started, creds, args):
     """What start prints at the end: the endpoint, a user, and commands that work."""
     auth = "http://%s:%d/auth/v1.0" % (settings.bind_ip, settings.port)
+    swift = _tool("swift")
+    example = "README.md" if os.path.exists("README.md") else layout.objstore_conf_path(settings.data_dir)
     account, user, key, _ = layout.USERS[0]
     lines = [
         "objstore all-in-one is up: %d nodes, %d replicas, %d processes started; data in %s"
@@ -312,10 +326,14 @@ def banner(settings, started, creds, args):
             "",
             "Try:",
             "  curl -i -H 'X-Auth-User: %s:%s' -H 'X-Auth-Key: %s' %s" % (account, user, key, auth),
-            "  swift -A %s -U %s:%s -K %s stat" % (auth, account, user, key),
-            "  swift -A %s -U %s:%s -K %s upload mycontainer README.md" % (auth, account, user, key),
+            "  %s -A %s -U %s:%s -K %s stat" % (swift, auth, account, user, key),
+            "  %s -A %s -U %s:%s -K %s upload mycontainer %s" % (swift, auth, account, user, key, example),
         ]
-    lines += ["", "Status: %s status%s    Stop: %s stop%s" % (PROG, _dd(args), PROG, _dd(args))]
+    me = _tool(PROG)
+    if me == PROG and not shutil.which(PROG):
+        python = os.path.relpath(sys.executable)
+        me = "%s -m objstore.cli.aio" % (python if not python.startswith("..") else sys.executable)
+    lines += ["", "Status: %s status%s    Stop: %s stop%s" % (me, _dd(args), me, _dd(args))]
     return "\n".join(lines)
 
 

@@ -130,7 +130,7 @@ def test_banner_gives_working_commands():
     text = aio.banner(settings, 25, ("http://127.0.0.1:8081/v1/AUTH_test", "tok"), args)
     assert "curl -i -H 'X-Auth-User: test:tester' -H 'X-Auth-Key: testing' http://127.0.0.1:8081/auth/v1.0" in text
     assert "swift -A http://127.0.0.1:8081/auth/v1.0 -U test:tester -K testing stat" in text
-    assert "objstore-aio stop --data-dir /tmp/x" in text
+    assert " stop --data-dir /tmp/x" in text
 
 
 def test_foreground_copies_logs_and_ctrl_c_stops_all(tmp_path):

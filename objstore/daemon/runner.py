@@ -242,10 +242,13 @@ def _summary(stats):
     return ", ".join("%s=%s" % (key, value) for key, value in sorted(stats.items()) if not isinstance(value, dict))
 
 
-def run_forever(daemon, clock=time.time, rand=random.random, sleep=None, max_passes=None):
+def run_forever(daemon, clock=time.time, rand=random.random, sleep=None, max_passes=None,
+                devices=None, partitions=None):
     """Passes separated by ``interval`` (plus jitter) until the daemon stops.
 
     :param max_passes: stop after this many passes (tests); None: forever.
+    :param devices: restrict every pass to these devices (as ``--devices``).
+    :param partitions: restrict every pass to these partitions.
     """
     sleep = sleep or green.sleep
     done = 0
@@ -254,7 +257,7 @@ def run_forever(daemon, clock=time.time, rand=random.random, sleep=None, max_pas
     while not daemon.stopping():
         start = clock()
         try:
-            run_once(daemon, clock=clock)
+            run_once(daemon, devices=devices, partitions=partitions, clock=clock)
         except Exception:  # the daemon loop: one of the two catch-alls
             daemon.logger.exception("ERROR %s pass failed", daemon.name)
         done += 1
@@ -325,5 +328,5 @@ def daemon_main(daemon_cls, argv=None):
     if args.once:
         run_once(daemon, devices=devices, partitions=partitions)
     else:
-        run_forever(daemon)
+        run_forever(daemon, devices=devices, partitions=partitions)
     return 0

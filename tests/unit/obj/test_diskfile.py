@@ -255,3 +255,16 @@ def test_fsyncs_through_a_thread_pool(devices, capture):
     _write(manager.get_diskfile("sda", 3, "a", "c", "o"), b"abc", T1)
     assert calls == ["fsync", "fsync_dir"]
     assert manager.get_diskfile("sda", 3, "a", "c", "o").open().content_length == 3
+
+
+def test_mount_check_accepts_a_real_mount_point(make_app, tiny_fs):
+    app = make_app(devices=os.path.dirname(tiny_fs), mount_check=True)
+    dev = os.path.basename(tiny_fs)
+    req = Request.blank("/%s/1/a/c/o" % dev, environ={"REQUEST_METHOD": "PUT"},
+                        headers={"X-Timestamp": T1.internal}, body=b"mounted")
+    assert req.get_response(app).status_int == 201
+    assert Request.blank("/%s/1/a/c/o" % dev).get_response(app).body == b"mounted"
+    os.makedirs(os.path.join(os.path.dirname(tiny_fs), "plain"))
+    req = Request.blank("/plain/1/a/c/o", environ={"REQUEST_METHOD": "PUT"},
+                        headers={"X-Timestamp": T1.internal}, body=b"x")
+    assert req.get_response(app).status_int == 507

@@ -17,7 +17,7 @@ from objstore.common.config import option, read_ini
 from objstore.common.constraints import load_constraints
 from objstore.common.exceptions import ObjstoreError
 from objstore.common.log import get_txn_id, set_txn_id
-from objstore.web.app import Request, Response, error_response, new_txn_id, split_path
+from objstore.web.app import Request, Response, error_response, new_txn_id
 from objstore.web.backend import ConnectionPool
 from objstore.web.server import ServerConfig, server_main
 
@@ -36,8 +36,8 @@ class ProxyServerConfig(ServerConfig):
     allow_account_management: bool = option(False, "allow PUT and DELETE of accounts (reseller admins)")
     error_suppression_limit: int = option(10, "errors within error_suppression_interval that error-limit a node")
     error_suppression_interval: float = option(60.0, "seconds a node's errors are remembered (and it is avoided)")
-    recheck_account_existence: float = option(10.0, "seconds account info is cached per worker")
-    recheck_container_existence: float = option(10.0, "seconds container info is cached per worker")
+    recheck_account_existence: float = option(5.0, "seconds account info is cached per worker")
+    recheck_container_existence: float = option(5.0, "seconds container info is cached per worker")
     object_chunk_size: int = option(65536, "bytes per read from a storage node")
     client_chunk_size: int = option(65536, "bytes per read from a client")
     max_idle_connections: int = option(32, "idle keep-alive connections kept per storage node")
@@ -183,17 +183,11 @@ class ProxyApp:
         path = req.path_info
         if path == "/info" or path == "/info/":
             return self.info(req)
-        parts = split_path(path, 1, 4, True)
-        version = parts[0]
-        if version not in self.constraints.valid_api_versions or not parts[1]:
+        parts = parse_path(path)
+        if parts is None or parts[0] not in self.constraints.valid_api_versions:
             return error_response(404)
-        if parts[3] is not None:
-            controller = self.controllers[2]
-        elif parts[2] is not None:
-            controller = self.controllers[1]
-        else:
-            controller = self.controllers[0]
-        account, container, obj = parts[1], parts[2], parts[3]
+        _version, account, container, obj = parts
+        controller = self.controllers[2 if obj is not None else 1 if container is not None else 0]
         if req.method == "OPTIONS":
             return self.options(req, account, container, obj, controller)
         handler = controller.handlers.get(req.method)
@@ -233,7 +227,7 @@ class ProxyApp:
             return error_response(401, headers={"Allow": allow})
         cors = {}
         if container is not None:
-            info = controller.container_info(account, container)
+            info = controller.container_info(account, container, req, fresh=True)
             cors = info.get("cors", {}) if info else {}
         allowed = self._allowed_origins(cors)
         if not ("*" in allowed or origin in allowed):
@@ -250,11 +244,14 @@ class ProxyApp:
         return Response(status=200, headers=headers)
 
     def _cors_response_headers(self, req, resp, origin):
-        parts = req.path_info.split("/", 4)
-        if len(parts) < 4 or not parts[3]:
+        parts = parse_path(req.path_info)
+        if parts is None or parts[2] is None or resp.status_int == 401:
             return
-        cached = self.info_cache.get(("container", parts[2], parts[3]))
-        cors = cached.get("cors", {}) if cached else {}
+        try:
+            info = self.controllers[1].container_info(parts[1], parts[2], req)
+        except ObjstoreError:
+            return
+        cors = info.get("cors", {}) if info else {}
         allowed = self._allowed_origins(cors)
         if "*" not in allowed and origin not in allowed:
             return
@@ -266,6 +263,24 @@ class ProxyApp:
         if extra:
             expose.extend(extra.split())
         resp.headers["Access-Control-Expose-Headers"] = ", ".join(expose)
+
+
+def parse_path(path):
+    """``/v1/a[/c[/o]]`` into ``(version, account, container, obj)`` (None
+    for absent parts); a trailing slash after the account or container is
+    ignored; object names keep every further slash. None when malformed."""
+    if not path.startswith("/"):
+        return None
+    segs = path[1:].split("/", 3)
+    segs += [None] * (4 - len(segs))
+    version, account, container, obj = segs
+    if obj == "":
+        obj = None
+    if container == "" and obj is None:
+        container = None
+    if not version or not account or (obj is not None and not container):
+        return None
+    return version, account, container, obj
 
 
 def load_ring(ring_dir, kind):

@@ -341,6 +341,8 @@ class StreamResponse:
         """
         if self.done:
             return b""
+        if self.conn is None:
+            raise BackendError("read from a closed response")
         try:
             if self.chunked:
                 return self._read_chunked(size)

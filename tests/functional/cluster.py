@@ -202,6 +202,9 @@ class Cluster:
 
     def stop(self):
         for server in self.servers.values():
+            if server.running:
+                server.proc.send_signal(signal.SIGTERM)
+        for server in self.servers.values():
             server.stop()
 
     def __enter__(self):
@@ -213,8 +216,20 @@ class Cluster:
     def server(self, kind, node=0):
         return self.servers[(kind, node)]
 
+    @classmethod
+    def attach(cls, root, proxy_port):
+        """A handle on a cluster another process started under ``root`` (for
+        quick iterations; stopping and starting servers is not possible)."""
+        cluster = cls(root)
+        cluster.objstore_conf = cluster.path("etc", "objstore.conf")
+        cluster.env = dict(os.environ, OBJSTORE_CONF=cluster.objstore_conf)
+        cluster._attached_port = proxy_port
+        return cluster
+
     @property
     def proxy_port(self):
+        if getattr(self, "_attached_port", None):
+            return self._attached_port
         return self.server("proxy").port
 
     @property

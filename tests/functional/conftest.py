@@ -10,6 +10,11 @@ from tests.functional.cluster import Cluster
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory):
+    attach = os.environ.get("OBJSTORE_TEST_CLUSTER")  # "<root>:<proxy port>" of a running cluster
+    if attach:
+        root, port = attach.rsplit(":", 1)
+        yield Cluster.attach(root, int(port))
+        return
     root = tmp_path_factory.mktemp("cluster")
     cl = Cluster(root)
     try:

@@ -117,17 +117,21 @@ class Controller:
             headers.update(extra)
         return headers
 
-    def authorize(self, req, info_getter=None):
+    def authorize(self, req, account=None, container=None):
         """Ask the auth middleware (if any) whether ``req`` may proceed.
 
-        :param info_getter: ``callable() -> container info dict or None``
-            giving the ACLs; called only when the auth needs them.
+        The auth asks for the container's info only when the ACLs matter (a
+        non-owner); that info is then read afresh, not from the per-worker
+        cache, so an ACL change made through another worker applies at once.
+
         :returns: None, or the error Response to answer with.
         """
         auth = req.environ.get("objstore.authorize")
         if auth is None:
             return None
-        return auth(req, info_getter)
+        if container is None:
+            return auth(req, None)
+        return auth(req, lambda: self.container_info(account, container, req, fresh=True))
 
     def is_owner(self, req):
         return req.environ.get("objstore.owner", "objstore.authorize" not in req.environ)
@@ -194,8 +198,8 @@ class Controller:
             answers.append((503, primary, False))
         if candidates:
             best = quorum.newest(candidates)
-            for _stamp, (resp, node) in candidates:
-                if (resp, node) is not best:
+            for _stamp, (resp, _node) in candidates:
+                if resp is not best[0]:
                     resp.close()
             if is_object and tombstone is not None:
                 stamp = timestamp_of(best[0].headers)
@@ -310,7 +314,7 @@ class Controller:
         self.app.info_cache.set(key, info, self.app.config.recheck_account_existence)
         return info
 
-    def container_info(self, account, container, req=None):
+    def container_info(self, account, container, req=None, fresh=False):
         """Container existence, ACLs, CORS and counts, or None for 404.
 
         :returns: ``{"status", "object_count", "bytes", "read_acl",
@@ -319,7 +323,7 @@ class Controller:
         :raises ServiceUnavailable: no answer could be trusted.
         """
         key = ("container", account, container)
-        info = self.app.info_cache.get(key)
+        info = None if fresh else self.app.info_cache.get(key)
         if info is not None:
             return info
         ring = self.app.container_ring

@@ -23,7 +23,7 @@ class ContainerController(Controller):
     def GETorHEAD(self, req, account, container):
         check_name(account, "account", self.app.constraints)
         check_name(container, "container", self.app.constraints)
-        denied = self.authorize(req, lambda: self.container_info(account, container, req))
+        denied = self.authorize(req, account, container)
         if denied is not None:
             return denied
         ring = self.app.container_ring

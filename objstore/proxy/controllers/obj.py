@@ -39,9 +39,6 @@ class ObjectController(Controller):
         check_name(container, "container", constraints)
         check_name(obj, "object", constraints)
 
-    def _info_getter(self, req, account, container):
-        return lambda: self.container_info(account, container, req)
-
     # --- GET / HEAD -------------------------------------------------------------
     def GET(self, req, account, container, obj):
         return self.GETorHEAD(req, account, container, obj)
@@ -51,20 +48,19 @@ class ObjectController(Controller):
 
     def GETorHEAD(self, req, account, container, obj):
         self._check_names(account, container, obj)
-        denied = self.authorize(req, self._info_getter(req, account, container))
+        denied = self.authorize(req, account, container)
         if denied is not None:
             return denied
         source, headers_out, status, body_iter = self.fetch(req, account, container, obj, req.method)
         if source is None:
             return error_response(status)
-        resp = Response(status=status, headers=headers_out)
         if body_iter is None:
-            resp.content_type = None
-            return resp
-        resp.app_iter = body_iter
-        if "Content-Length" in headers_out:
-            resp.content_length = int(headers_out["Content-Length"])
-        return resp
+            body_iter = []
+            if req.method == "GET" and status not in (204, 304):
+                headers_out["Content-Length"] = "0"
+        elif isinstance(body_iter, list):
+            headers_out["Content-Length"] = str(sum(len(part) for part in body_iter))
+        return Response(status=status, headerlist=list(headers_out.items()), app_iter=body_iter)
 
     def fetch(self, req, account, container, obj, method, range_header=None, apply_conditions=True):
         """Find the object and prepare what to send.
@@ -173,6 +169,11 @@ class ObjectController(Controller):
                     return
                 pos += len(data)
                 yield data
+        except (GeneratorExit, BackendError):
+            raise
+        except Exception:  # headers are sent: all we can do is log and cut the body
+            self.app.logger.exception("ERROR streaming an object body at byte %d", pos)
+            raise
         finally:
             if source is not None and source.conn is not None:
                 source.close()
@@ -227,7 +228,7 @@ class ObjectController(Controller):
             raise BadRequest("If-None-Match only supports *")
         check_metadata(req.headers, "object", constraints)
         info = self.container_info(account, container, req)
-        denied = self.authorize(req, lambda: info)
+        denied = self.authorize(req, account, container)
         if denied is not None:
             return denied
         if info is None:
@@ -242,10 +243,12 @@ class ObjectController(Controller):
     def _object_headers(self, req, obj, base=None):
         """The object's headers for the nodes (without transfer framing)."""
         headers = dict(base or {})
+        sent_type = _client_sent_content_type(req)  # eventlet fills in text/plain when the client sent none
         for key, value in req.headers.items():
             low = key.lower()
             if low.startswith("x-object-meta-") or low in KEPT_HEADERS:
-                headers[low] = value
+                if low != "content-type" or sent_type:
+                    headers[low] = value
         if req.headers.get("ETag"):
             headers["etag"] = req.headers["ETag"].strip('"')
         detect = (req.headers.get("X-Detect-Content-Type") or "").lower() in ("true", "1", "yes", "on")
@@ -350,7 +353,7 @@ class ObjectController(Controller):
         self._check_names(src_account, src_container, src_obj)
         src_req = req.copy_get()
         src_req.environ["PATH_INFO"] = quote_path("v1", src_account, src_container, src_obj)
-        denied = self.authorize(src_req, self._info_getter(src_req, src_account, src_container))
+        denied = self.authorize(src_req, src_account, src_container)
         if denied is not None:
             return denied
         source, src_headers, status, body_iter = self.fetch(src_req, src_account, src_container, src_obj,
@@ -371,10 +374,7 @@ class ObjectController(Controller):
             base["x-delete-at"] = lowered["x-delete-at"]
         if fresh:
             base.pop("content-type", None)
-        given_type = req.headers.get("Content-Type")
         overrides = self._object_headers(req, obj, base)
-        if not given_type and base.get("content-type") and not req.headers.get("X-Detect-Content-Type"):
-            overrides["content-type"] = base["content-type"]
         check_metadata(overrides, "object", self.app.constraints)
         size = int(src_headers.get("Content-Length", "0"))
         iterator = iter(body_iter)
@@ -418,7 +418,7 @@ class ObjectController(Controller):
         self._check_names(account, container, obj)
         check_metadata(req.headers, "object", self.app.constraints)
         info = self.container_info(account, container, req)
-        denied = self.authorize(req, lambda: info)
+        denied = self.authorize(req, account, container)
         if denied is not None:
             return denied
         if info is None:
@@ -434,7 +434,7 @@ class ObjectController(Controller):
     def DELETE(self, req, account, container, obj):
         self._check_names(account, container, obj)
         info = self.container_info(account, container, req)
-        denied = self.authorize(req, lambda: info)
+        denied = self.authorize(req, account, container)
         if denied is not None:
             return denied
         if info is None:
@@ -460,6 +460,13 @@ class ObjectController(Controller):
         else:
             resp.body = b""
         return resp
+
+
+def _client_sent_content_type(req):
+    raw = req.environ.get("headers_raw")
+    if raw is None:
+        return True
+    return any(key.lower() == "content-type" for key, _value in raw)
 
 
 def _split_copy_path(path):

@@ -142,7 +142,7 @@ class TempAuth:
             identity = self.verify_token(token)
             if identity is None and not path.startswith("/info"):
                 self.logger.debug("tempauth: invalid or expired token")
-                return self.denied(Request(environ), True)(environ, start_response)
+                return self.denied(Request(environ), False)(environ, start_response)
             environ["objstore.identity"] = identity
         environ["objstore.authorize"] = self.authorize
         environ["objstore.clean_acl"] = clean_acl

@@ -66,3 +66,17 @@ def tiny_fs(tmp_path):
         yield str(mount_point)
     finally:
         subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
+
+
+@pytest.fixture
+def big_xattrs_fit(tmp_path):
+    """Whether the tests' filesystem takes an 8 KiB xattr value (XFS yes, ext4 no)."""
+    probe = tmp_path / "xattr-probe"
+    probe.write_bytes(b"")
+    try:
+        os.setxattr(str(probe), "user.probe", b"x" * 8192)
+    except OSError:
+        return False
+    finally:
+        probe.unlink()
+    return True

@@ -16,6 +16,7 @@ a traceback.
 """
 
 import argparse
+import errno
 import os
 import shutil
 import signal
@@ -98,11 +99,11 @@ class Cluster:
         self.clear_stale(chosen)
         todo = [proc for proc in chosen if self.state(proc)[0] != "running"]
         sockets = {}
+        started = []
         try:
             for proc in todo:
                 if proc.port is not None:
                     sockets[proc.name] = self._listen(proc)
-            started = []
             env = procs.child_env(self.objstore_conf)
             for proc in todo:
                 module = catalog.find_module(proc.program).__name__
@@ -117,8 +118,13 @@ class Cluster:
                     pass_fds=[sock.fileno()] if sock is not None else [],
                     cwd=self.settings.data_dir,
                 )
-                procs.write_pid(proc.pid_file, child.pid)
                 started.append((proc, child))
+                procs.write_pid(proc.pid_file, child.pid)
+        except BaseException:
+            procs.stop_pids([child.pid for _proc, child in started], STOP_TIMEOUT)
+            for proc, _child in started:
+                procs.remove_pid(proc.pid_file)
+            raise
         finally:
             for sock in sockets.values():
                 sock.close()
@@ -134,7 +140,7 @@ class Cluster:
             return procs.listener(self.settings.bind_ip, proc.port)
         except OSError as err:
             hint = "--port" if proc.program.kind == "proxy" else "--base-port"
-            if err.errno in (98, 48):  # EADDRINUSE on Linux, BSD
+            if err.errno == errno.EADDRINUSE:
                 raise ConfigError(
                     "port %d (for %s) is already in use; choose another with %s or stop what uses it"
                     % (proc.port, proc.name, hint)

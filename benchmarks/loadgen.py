@@ -295,6 +295,30 @@ def single_stream(endpoint, container, name, body, rounds=1):
     return puts, gets
 
 
+def list_names(endpoint, container, limit=10000):
+    """Every object name in ``container`` (walked by marker)."""
+    conn = endpoint.connect()
+    names, marker = [], ""
+    try:
+        while True:
+            query = "?format=json&limit=%d" % limit
+            if marker:
+                query += "&marker=" + urllib.parse.quote(marker)
+            status, info, _ = conn.request("GET", endpoint.object_path(container) + query)
+            if status == 204:
+                break
+            if status != 200:
+                raise LoadError("listing %s: %d" % (container, status))
+            page = json.loads(info["_body"])
+            names.extend(entry["name"] for entry in page)
+            if len(page) < limit:
+                break
+            marker = page[-1]["name"]
+    finally:
+        conn.close()
+    return names
+
+
 def listing_pages(endpoint, container, expect, walks, concurrency, limit=1000):
     """``walks`` full walks of a container listing (JSON, ``limit`` names a page).
 

@@ -144,7 +144,8 @@ def run(args):
             for cluster in order:
                 entry = results["systems"][cluster.name]
                 try:
-                    entry["rounds"].append(workloads.run_round(cluster, plan, round_no, log_dir, venv, say))
+                    entry["rounds"].append(workloads.run_round(cluster, plan, round_no, log_dir, venv, say,
+                                                               entry["listing_fill"]["objects"]))
                 except Exception as err:  # noqa: B902 - one system's failure must not lose the other's figures
                     entry["errors"].append("round %d: %s" % (round_no + 1, err))
                     say("  %s round %d failed: %s" % (cluster.name, round_no + 1, err))
@@ -170,6 +171,11 @@ def run(args):
         results["date"], results["machine"]["cpu"], results["machine"]["cores"], results["machine"]["memory_gib"],
         results.get("filesystem"), args.rounds))
     say(report.text_table(results["table"], results.get("references")))
+    for name, entry in results["systems"].items():
+        failed = _failed_requests(entry)
+        if failed:
+            say("%s: %d requests failed during the rounds (by status: %s); ops/s counts successes only"
+                % (name, sum(failed.values()), failed))
     say(DURABILITY)
     stamp = started.strftime("%Y-%m-%dT%H%M%SZ") + ("-quick" if args.quick else "")
     paths = report.write(results, args.results_dir, stamp)
@@ -200,7 +206,26 @@ def _fill_listings(clusters, plan, results):
         raise host.BenchSetupError("filling the listing containers failed: %s" % "; ".join(failures))
     for cluster in clusters:
         fill = results["systems"][cluster.name]["listing_fill"]
-        say("  %-8s %d PUTs in %.0f s (%d errors)" % (cluster.name, fill["requests"], fill["seconds"], fill["errors"]))
+        say("  %-8s %d PUTs in %.0f s (%d errors, PUT again); %d objects listed" % (
+            cluster.name, fill["requests"], fill["seconds"], fill["errors"], fill["objects"]))
+
+
+def _failed_requests(entry):
+    """``{status: count}`` of the requests that failed in a system's rounds (loadgen and swift-bench)."""
+    failed = {}
+    for one in entry["rounds"]:
+        for key in ("small", "large_stream", "listing"):
+            phases = one.get(key, {})
+            phases = [phases] if "statuses" in phases else phases.values()
+            for phase in phases:
+                for status, count in (phase.get("statuses", {}) if isinstance(phase, dict) else {}).items():
+                    if not status.startswith("2"):
+                        failed[status] = failed.get(status, 0) + count
+        for key in ("swiftbench_small", "swiftbench_large"):
+            for phase in one.get(key, {}).values():
+                if phase.get("failures"):
+                    failed["swift-bench"] = failed.get("swift-bench", 0) + phase["failures"]
+    return failed
 
 
 def _plan_dict(plan):

@@ -63,21 +63,36 @@ def memory_at_rest(cluster, plan):
     return memory.cluster_memory(cluster.pids())
 
 
-def fill_listing(cluster, plan):
-    """PUT ``listing_objects`` empty objects into one container (once per cluster)."""
+def fill_listing(cluster, plan, attempts=3):
+    """PUT ``listing_objects`` empty objects into one container (once per cluster).
+
+    Names whose PUT failed (the first pass's errors are kept in the summary)
+    are PUT again, up to ``attempts`` passes, so that the container holds
+    them all; ``objects`` in the summary is how many it lists in the end.
+    """
     endpoint = loadgen.Endpoint(cluster.auth_url, cluster.user, cluster.key)
     loadgen.ensure_container(endpoint, LISTING_CONTAINER)
-    names = ["obj-%06d" % i for i in range(plan.listing_objects)]
-    result = loadgen.object_ops(endpoint, [LISTING_CONTAINER], names, 0, plan.concurrency, ops=("PUT",))["PUT"]
-    return result.summary()
+    todo = ["obj-%06d" % i for i in range(plan.listing_objects)]
+    summary = None
+    for _ in range(attempts):
+        result = loadgen.object_ops(endpoint, [LISTING_CONTAINER], todo, 0, plan.concurrency, ops=("PUT",))["PUT"]
+        summary = summary or result.summary()
+        present = set(loadgen.list_names(endpoint, LISTING_CONTAINER))
+        todo = [name for name in todo if name not in present]
+        if not todo:
+            break
+    summary["objects"] = len(loadgen.list_names(endpoint, LISTING_CONTAINER))
+    return summary
 
 
-def run_round(cluster, plan, round_no, log_dir, swift_venv, say=print):
+def run_round(cluster, plan, round_no, log_dir, swift_venv, say=print, listing_objects=None):
     """One round of every workload against ``cluster``; returns a dict of figures.
 
     Keys: ``small`` ({op: loadgen summary}), ``memory_under_small``,
     ``swiftbench_small``/``swiftbench_large`` ({op: {...}}), ``large_stream``
     ({"PUT"|"GET": summary}), ``listing`` (summary; requests are pages).
+    ``listing_objects``: how many names the listing container holds (default:
+    the plan's count).
     """
     out = {"load_average_before": host.load_average()}
     endpoint = loadgen.Endpoint(cluster.auth_url, cluster.user, cluster.key)
@@ -131,9 +146,10 @@ def run_round(cluster, plan, round_no, log_dir, swift_venv, say=print):
         cluster.name, plan.large_mib, puts[0].mb_per_s, gets[0].mb_per_s))
 
     # (d) listing pages.
-    listing = loadgen.listing_pages(endpoint, LISTING_CONTAINER, plan.listing_objects, plan.listing_walks,
+    expect = plan.listing_objects if listing_objects is None else listing_objects
+    listing = loadgen.listing_pages(endpoint, LISTING_CONTAINER, expect, plan.listing_walks,
                                     plan.concurrency, plan.listing_page)
     out["listing"] = listing.summary()
     say("  %-8s listing %d objects: %.1f pages/s (%d errors)" % (
-        cluster.name, plan.listing_objects, listing.ops_per_s, listing.errors))
+        cluster.name, expect, listing.ops_per_s, listing.errors))
     return out

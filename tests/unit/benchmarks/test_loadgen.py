@@ -78,3 +78,10 @@ def test_listing_short_of_expected_is_an_error(fake_swift):
     loadgen.object_ops(endpoint, ["list"], ["a", "b"], 0, 1, ops=("PUT",))
     result = loadgen.listing_pages(endpoint, "list", 3, walks=2, concurrency=1, limit=10)
     assert result.errors == result.requests == 2
+
+
+def test_list_names_walks_all_pages(fake_swift):
+    endpoint = loadgen.Endpoint(fake_swift.auth_url, "test:tester", "testing")
+    loadgen.ensure_container(endpoint, "names")
+    loadgen.object_ops(endpoint, ["names"], ["x%02d" % i for i in range(25)], 0, 3, ops=("PUT",))
+    assert loadgen.list_names(endpoint, "names", limit=10) == ["x%02d" % i for i in range(25)]

@@ -70,3 +70,12 @@ def test_write_json_and_svg(tmp_path):
     assert json.load(open(json_path))["table"] == results["table"]
     assert open(svg_path).read().startswith("<svg")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["stamp.json", "stamp.svg"]
+
+
+def test_run_options():
+    from benchmarks import run
+
+    assert run.parse_args(["--quick"]).rounds == 1
+    args = run.parse_args(["--only", "ours", "--rounds", "5", "--fs", "dir"])
+    assert (args.only, args.rounds, args.fs, args.swift_pipeline) == ("ours", 5, "dir", "default")
+    assert run.parse_args([]).rounds == 3

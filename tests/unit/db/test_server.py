@@ -137,3 +137,16 @@ def test_replicate_merge_syncs_and_errors(pair):
     req = Request.blank("/sdz/1/" + hash_path("a", "c"), method="REPLICATE")
     req.body = encoding.pack({"op": "sync"}, REPLICATE_VERSION)
     assert req.get_response(one).status_int == 507
+
+
+def test_replicate_put_db_rejects_a_corrupt_copy(pair, tmp_path):
+    one, two = pair
+    call(one, "PUT", "/sda/1/a/c", {"X-Timestamp": ts(1)})
+    copy = str(tmp_path / "copy.db")
+    one.broker_for("sda", 1, "a", "c").backup_to(copy)
+    data = bytearray(open(copy, "rb").read())
+    data[4096:8192] = b"\xff" * 4096
+    status, _ = replicate(two, "put_db", db=bytes(data), source="peer")
+    assert status == 400
+    assert call(two, "HEAD", "/sda/1/a/c").status_int == 404
+    assert os.listdir(os.path.join(two.config.devices, "sda", "tmp")) == []

@@ -29,7 +29,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from objstore.ring import placement  # noqa: E402
+from objstore.ring import measures, placement  # noqa: E402
 from objstore.ring.builder import RingBuilder  # noqa: E402
 from objstore.ring.ring import Ring  # noqa: E402
 
@@ -99,8 +99,8 @@ def score(devs, rows, part_power, replicas=3, overload=0.0):
     shares = placement.plan_shares(tree, sum(lengths) / parts, overload)
     quota = placement.plan_quotas(tree, shares, parts, sum(lengths))
     counts = placement.count_parts(rows, len(devs))
-    return (placement.ring_balance(devs, counts, sum(lengths)),
-            placement.dispersion_of(tree, quota, parts, rows, devs))
+    return (measures.ring_balance(devs, counts, sum(lengths)),
+            measures.dispersion_of(tree, quota, parts, rows, devs))
 
 
 def run_ours(part_power, devs, workdir):

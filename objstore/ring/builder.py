@@ -18,7 +18,7 @@ import random
 import time
 
 from objstore.common.exceptions import RingBuilderError, RingError, RingValidationError
-from objstore.ring import placement, ringfile
+from objstore.ring import measures, placement, ringfile
 from objstore.ring.devspec import matches
 
 MAX_PART_POWER = 24  # 16M partitions; 'i' rows of 3 replicas are ~200 MB beyond that
@@ -298,7 +298,7 @@ class RingBuilder:
         while self.devs and self.devs[-1] is None:
             self.devs.pop()
         self.version += 1
-        self.dispersion = placement.dispersion_of(tree, quota, parts, self._rows, self.devs)
+        self.dispersion = measures.dispersion_of(tree, quota, parts, self._rows, self.devs)
         return RebalanceResult(moved, self.get_balance(), self.dispersion, removed)
 
     def _resize_rows(self, lengths):
@@ -338,7 +338,7 @@ class RingBuilder:
         if self._rows is None:
             return 0.0
         total = sum(len(row) for row in self._rows)
-        return placement.ring_balance(self.live_devs(), self.parts_by_dev(), total)
+        return measures.ring_balance(self.live_devs(), self.parts_by_dev(), total)
 
     def dev_balances(self):
         """``{dev_id: (parts, balance percent)}`` for every live device."""
@@ -349,7 +349,7 @@ class RingBuilder:
         out = {}
         for dev in live:
             got = parts[dev["id"]] if dev["id"] < len(parts) else 0
-            bal = placement.balance_of(got, dev["weight"], total_weight, total) if total_weight and total else 0.0
+            bal = measures.balance_of(got, dev["weight"], total_weight, total) if total_weight and total else 0.0
             out[dev["id"]] = (got, bal)
         return out
 
@@ -370,7 +370,7 @@ class RingBuilder:
         if self._rows is None:
             return {"dispersion": 0.0, "tiers": []}
         tree, _, quota = self._plan()
-        percent, tallies = placement.dispersion_of(
+        percent, tallies = measures.dispersion_of(
             tree, quota, self.partition_count, self._rows, self.devs, detail=True)
         caps = placement.node_caps(quota, self.partition_count)
         tiers = []

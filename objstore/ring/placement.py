@@ -2,9 +2,9 @@
 
 What lives here: the failure-domain tree (region > zone > host > device), the
 replica plan (how many replicas of each partition every tier node should
-hold), integer quotas, the initial layout, the incremental gather/place pass,
-and the balance and dispersion measures. What does not: files, logging,
-clocks, device bookkeeping; builder.py owns those and hands us plain lists.
+hold), integer quotas, the initial layout and the incremental pass. What
+does not: balance and dispersion (measures.py); files, logging, clocks and
+device bookkeeping (builder.py owns those and hands us plain lists).
 
 Theory of operation
 ===================
@@ -35,33 +35,47 @@ row then covers only the first ``round(frac * P)`` partitions), a *slot* is one
    *cap* is ``ceil(quota / P)``: the most replicas of one partition it should
    hold.
 
-4. **Initial layout** (nothing assigned yet). Lay all slots out in one line,
-   ordered by the tree, each device repeated ``quota`` times, and cut the line
-   into replica rows of ``P``. Any window of ``P`` consecutive slots covers
-   each partition at most once, so a node whose slots are contiguous and
-   number at most ``P`` never gets two replicas of a partition, and one with
-   ``k*P`` slots gets at most ``k``: every cap holds at once, and every device
-   gets exactly its quota. Inside each maximal subtree whose quota fits in
-   ``P`` the slots are shuffled (seeded), which keeps all those guarantees and
-   spreads each device's partners across the other subtrees' devices. The
-   whole thing is O(total) with no per-slot decisions.
+4. **Initial layout** (nothing assigned yet). Every replica row is a
+   *layer*: a list of cells (row, partition) with distinct partitions. A node
+   lays its layers end to end (each in random order) and cuts the line into
+   consecutive pieces, one per child, sized by the child's quota. A child of
+   at most ``P`` slots then spans at most a layer boundary, and the layer it
+   enters is ordered so that the columns (partitions) it already holds come
+   last: it gets distinct partitions, so never two replicas of one partition
+   (a rare leftover clash is repaired by a swap). A child above ``P`` gets
+   its pieces as its own layers and recurses, holding at most
+   ``ceil(quota / P)`` replicas of any partition. Inside a child of at most
+   ``P`` slots, its devices (each repeated ``quota`` times) are shuffled onto
+   its cells. Every device gets exactly its quota, every cap holds, partners
+   of a device are spread at random over the other subtrees (random layer
+   orders keep, say, zone 1 of region 1 from always pairing with zone 2 of
+   region 2, which would later leave no partition able to move between
+   them), and the work is O(total) list operations with one random draw per
+   slot: no per-slot decisions.
 
-5. **Incremental pass** (a ring exists). *Gather* slots that must or should
-   move: slots on removed devices or new rows (always); then, for partitions
-   allowed to move (``min_part_hours`` passed, nothing of theirs moved yet this
-   pass), one replica where some node exceeds its cap; then replicas on
-   devices above quota, at most one per partition. *Place* each gathered slot
-   by descending the tree from the root, at each level taking the child with
-   the largest unmet quota among those under their cap for this partition and
-   still holding a free device; when none qualifies the constraints are
-   relaxed in order (quota first, then cap), never the one-replica-per-device
-   rule. A few such passes run while they improve; each is O(slots) to gather
-   and O(moved * fan-out) to place.
+5. **Incremental pass** (a ring exists). Partitions may move when
+   ``min_part_hours`` have passed since they last moved, and then only one
+   replica of each per rebalance. First *gather* what must move: slots on
+   removed devices and in new replica rows (always, whatever the hours), then
+   one replica of each movable partition where some node exceeds its cap;
+   these are *placed* by descending the tree from the root, at each level
+   taking the child with the largest unmet quota among those under their
+   cap for this partition and still holding a free device (constraints relax
+   in order, quota first then cap, never one-replica-per-device). Then
+   *balance moves*: each replica on a device above quota moves straight to a
+   device below quota when a strict path (under every cap, positive need at
+   every level) exists for its partition; replicas with no such path stay
+   put, which avoids the churn of gathering blindly and placing back.
+   Between strict passes a *relay* pass may move replicas to devices exactly
+   at quota, from where the next strict pass can forward other partitions
+   (the greedy can strand an over-full device whose partitions all already
+   have a replica where the need is). Gathering is O(slots); placing is
+   O(moved * fan-out).
 
-6. **Measures.** *Balance* is the worst relative difference between a
-   device's partitions and its weight-fair share, in percent. *Dispersion* is
-   the percentage of partitions in which some node holds more replicas than
-   its cap.
+6. **Measures** (measures.py). *Balance* is the worst relative difference
+   between a device's partitions and its weight-fair share, in percent.
+   *Dispersion* is the percentage of partitions in which some node holds
+   more replicas than its cap.
 """
 
 import array
@@ -69,7 +83,6 @@ import collections
 import math
 
 EPS = 1e-9
-MAX_BALANCE = 999.99
 LEVEL_NAMES = ("root", "region", "zone", "host", "device")
 UNASSIGNED = -1
 
@@ -718,107 +731,3 @@ class Assigner:
                 moved += 1
                 self.moved[part] = 1
         return moved
-
-
-def balance_of(parts, weight, total_weight, total_slots):
-    """A device's balance in percent against its weight-fair share."""
-    if weight <= 0:
-        return MAX_BALANCE if parts else 0.0
-    wanted = total_slots * weight / total_weight
-    return 100.0 * (parts - wanted) / wanted
-
-
-def ring_balance(devs, parts, total_slots):
-    """Worst absolute device balance (percent); ``devs`` dicts, ``parts`` by id."""
-    live = [d for d in devs if d is not None]
-    total_weight = sum(d["weight"] for d in live if d["weight"] > 0)
-    if not total_weight:
-        return 0.0
-    worst = 0.0
-    for dev in live:
-        got = parts[dev["id"]] if dev["id"] < len(parts) else 0
-        worst = max(worst, abs(balance_of(got, dev["weight"], total_weight, total_slots)))
-    return min(worst, MAX_BALANCE)
-
-
-def dispersion_of(tree, quota, partitions, rows, devs, detail=False):
-    """Percentage of partitions where some node holds more replicas than its cap.
-
-    :param detail: also return per-node tallies.
-    :returns: ``percent`` or, with ``detail``, ``(percent, {node: [n0, n1, ...]})``
-        where ``nK`` counts partitions holding K replicas in that node.
-    """
-    caps = [max(cap, 1) for cap in node_caps(quota, partitions)]
-    anc = {}
-    for dev in devs:
-        if dev is not None:
-            anc[dev["id"]] = tree.ancestors(dev)
-    if detail:
-        return _dispersion_detail(caps, anc, partitions, rows)
-    size = max([len(devs)] + [max(row) + 1 for row in rows if len(row)])
-    # per level, a node id for each device id (a unique negative when absent)
-    maps = []
-    for level in range(4):
-        mapping = [-2 - d for d in range(size)]
-        for dev_id, nodes in anc.items():
-            if nodes[level] >= 0:
-                mapping[dev_id] = nodes[level]
-        maps.append(mapping)
-    full = min(len(row) for row in rows) if rows else 0
-    nrows = len(rows)
-    bad = 0
-    todo = None  # partitions (below ``full``) with a duplicate at the last level
-    for level in range(4):
-        get = maps[level].__getitem__
-        if todo is None:
-            cols = [list(map(get, row[:full])) for row in rows]
-            dup = [p for p, t in enumerate(zip(*cols)) if len(set(t)) < nrows]
-        else:
-            dup = [p for p in todo if len({get(row[p]) for row in rows}) < nrows]
-        todo = []
-        for part in dup:
-            held = {}
-            for row in rows:
-                node = get(row[part])
-                held[node] = held.get(node, 0) + 1
-            if any(node >= 0 and n > caps[node] for node, n in held.items()):
-                bad += 1
-            else:
-                todo.append(part)
-        if not todo:
-            break
-    longest = max(len(row) for row in rows) if rows else 0
-    for part in range(full, longest):  # the partial row's partitions
-        reps = [row[part] for row in rows if part < len(row)]
-        for level in range(4):
-            ids = [maps[level][d] for d in reps]
-            if len(set(ids)) == len(ids):
-                break
-            held = {}
-            for node in ids:
-                held[node] = held.get(node, 0) + 1
-            if any(node >= 0 and n > caps[node] for node, n in held.items()):
-                bad += 1
-                break
-    return 100.0 * bad / partitions if partitions else 0.0
-
-
-def _dispersion_detail(caps, anc, partitions, rows):
-    nrows = len(rows)
-    bad = 0
-    tallies = {}
-    for part in range(partitions):
-        held = {}
-        for row in rows:
-            if part < len(row):
-                for node in anc.get(row[part], ()):
-                    if node >= 0:
-                        held[node] = held.get(node, 0) + 1
-        over = False
-        for node, n in held.items():
-            tallies.setdefault(node, [0] * (nrows + 1))[n] += 1
-            if n > caps[node]:
-                over = True
-        bad += over
-    percent = 100.0 * bad / partitions if partitions else 0.0
-    return percent, tallies

@@ -8,6 +8,7 @@ Pure matching over ring device dicts; this host's addresses come from
 """
 
 from objstore.common import ipaddrs
+from objstore.common.exceptions import ConfigError
 
 ANY_ADDRESSES = ("", "0.0.0.0", "::")
 
@@ -43,6 +44,10 @@ def local_devices(devs, bind_ip="", bind_port=0, only=None, addresses=None):
     :param only: device names to keep (``--devices``), or None for all.
     :param addresses: this node's addresses; :func:`my_addresses` when None.
     :returns: a list of device dicts.
+    :raises ConfigError: two matching devices share a name (several nodes of
+        a one-machine cluster and no ``bind_port`` to tell them apart):
+        guessing would make a daemon treat another node's partitions as its
+        own, and remove "handoffs" that are really primaries.
     """
     if addresses is None:
         addresses = my_addresses(bind_ip)
@@ -54,4 +59,9 @@ def local_devices(devs, bind_ip="", bind_port=0, only=None, addresses=None):
         if wanted is not None and dev.get("device") not in wanted:
             continue
         result.append(dev)
+    names = [dev.get("device") for dev in result]
+    clashes = sorted({name for name in names if names.count(name) > 1})
+    if clashes:
+        raise ConfigError("ring devices %s match this host more than once; set bind_port (and bind_ip) "
+                          "to this node's server port" % ", ".join(clashes))
     return result

@@ -325,8 +325,12 @@ def daemon_main(daemon_cls, argv=None):
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
-    if args.once:
-        run_once(daemon, devices=devices, partitions=partitions)
-    else:
-        run_forever(daemon, devices=devices, partitions=partitions)
+    try:
+        if args.once:
+            run_once(daemon, devices=devices, partitions=partitions)
+        else:
+            run_forever(daemon, devices=devices, partitions=partitions)
+    except ConfigError as err:  # found only once the pass looks (e.g. ambiguous local devices)
+        print("objstore-%s: %s" % (daemon_cls.name, err), file=sys.stderr)
+        return 2
     return 0

@@ -29,3 +29,15 @@ def test_bind_ip_narrows_the_addresses():
     assert "127.0.0.1" in local.my_addresses("0.0.0.0")
     found = local.local_devices(DEVS, bind_ip="10.0.0.5", bind_port=6010)
     assert [dev["id"] for dev in found] == [3]
+
+
+def test_ambiguous_devices_are_refused():
+    import pytest
+
+    from objstore.common.exceptions import ConfigError
+
+    devs = [{"id": 0, "ip": "127.0.0.1", "port": 6010, "device": "d1"},
+            {"id": 1, "ip": "127.0.0.1", "port": 6020, "device": "d1"}]
+    with pytest.raises(ConfigError, match="bind_port"):
+        local.local_devices(devs, addresses={"127.0.0.1"})
+    assert [d["id"] for d in local.local_devices(devs, bind_port=6020, addresses={"127.0.0.1"})] == [1]

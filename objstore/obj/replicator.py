@@ -33,6 +33,10 @@ Theory of operation:
   a newer version, which its own replicator will push to us).
 - Tombstones older than ``reclaim_age`` are never pushed; hashing a suffix
   (hashes.get_hashes) removes them, on both sides.
+- A primary that cannot be reached (connection refused, timeout, 507) is
+  replaced for this pass by the next handoff in ring order, so an object
+  keeps its replica count while a node is away; that handoff's own
+  replicator gives the partition back once the primary returns.
 - A handoff partition is removed object by object: only objects whose files
   were confirmed on every primary, and only if they did not change since they
   were sent, so a write that lands during the sync is not lost.
@@ -44,7 +48,7 @@ import shutil
 
 from objstore.common import encoding
 from objstore.common.config import option
-from objstore.common.exceptions import ObjstoreError
+from objstore.common.exceptions import BackendError, ConnectionTimeout, ObjstoreError
 from objstore.common.fs import listdir
 from objstore.common.timestamp import Timestamp
 from objstore.daemon import local
@@ -66,6 +70,7 @@ class ReplicatorConfig(DaemonConfig):
     conn_timeout: float = option(0.5, "seconds to connect to a peer")
     node_timeout: float = option(10.0, "seconds to wait on any one read or write with a peer")
     handoff_delete: bool = option(True, "remove a handoff partition once all its primaries have it")
+    sync_to_handoffs: bool = option(True, "while a primary is unreachable, sync its partitions to a handoff instead")
 
 
 # --- pure planning -------------------------------------------------------------
@@ -370,7 +375,10 @@ class ObjectReplicator(Daemon):
         local_hashes = hashes.get_hashes(job["path"], reclaim_age=self.config.reclaim_age, now=now)
         result["suffixes_checked"] = len(local_hashes)
         confirmed_by_all = None
-        for peer in job["peers"]:
+        peers = list(job["peers"])
+        stand_ins = self.stand_ins(job) if job["primary"] and self.config.sync_to_handoffs else iter(())
+        while peers:
+            peer = peers.pop(0)
             if self.stopping():
                 result["failed"] = True
                 break
@@ -391,6 +399,10 @@ class ObjectReplicator(Daemon):
                 self.logger.warning("replication of %s/%s with %s:%s/%s failed: %s", job["device"]["device"],
                                     job["part"], sender.ip, sender.port, peer["device"], err)
                 result["failed"] = True
+                if isinstance(err, (BackendError, ConnectionTimeout)) or getattr(err, "status", None) == 507:
+                    stand_in = next(stand_ins, None)  # keep the replica count while a primary is away
+                    if stand_in is not None:
+                        peers.append(stand_in)
                 continue
             if sender.failures:
                 result["failed"] = True
@@ -400,6 +412,15 @@ class ObjectReplicator(Daemon):
         if not job["primary"] and not result["failed"] and self.config.handoff_delete and job["peers"]:
             result["handoffs_removed"] = self.remove_handoff(job, confirmed_by_all or {})
         return result
+
+    def stand_ins(self, job):
+        """Handoff nodes, in ring order, to sync with in place of unreachable
+        primaries (a primary job only; never this device or a primary)."""
+        taken = {node["id"] for node in job["peers"]} | {job["device"]["id"]}
+        for node in self.ring.get_more_nodes(job["part"]):
+            if node["id"] not in taken:
+                taken.add(node["id"])
+                yield node
 
     def remove_handoff(self, job, confirmed):
         """Remove the objects every primary has, then the partition if empty.

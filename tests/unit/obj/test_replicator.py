@@ -143,3 +143,17 @@ def test_partition_and_device_filters(cluster):
     assert replicator(cluster, primaries[0]).run_pass(partitions=[other])["partitions_checked"] == 0
     assert replicator(cluster, primaries[0]).run_pass(devices=["nope"])["partitions_checked"] == 0
     assert replicator(cluster, primaries[0]).run_pass(partitions=[part])["objects_pushed"] == 2
+
+
+def test_unreachable_primary_is_replaced_by_a_handoff(cluster):
+    part, primaries, handoffs = cluster.locate("o7")
+    put(cluster, primaries[0], part, "o7", b"keep three", Timestamp.now())
+    cluster.pool.down.add(cluster.port(primaries[2]))
+    stats = replicator(cluster, primaries[0]).run_pass()
+    assert stats["partitions_failed"] == 1
+    assert get(cluster, primaries[1], part, "o7").body == b"keep three"
+    assert get(cluster, handoffs[0], part, "o7").body == b"keep three"
+    cluster.pool.down.clear()
+    replicator(cluster, handoffs[0]).run_pass()  # gives it back, then lets go
+    assert get(cluster, primaries[2], part, "o7").body == b"keep three"
+    assert get(cluster, handoffs[0], part, "o7").status == 404

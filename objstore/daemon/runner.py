@@ -31,7 +31,7 @@ import time
 
 from objstore.common import green
 from objstore.common.config import build, option, read_ini
-from objstore.common.exceptions import ConfigError
+from objstore.common.exceptions import ConfigError, ObjstoreError
 from objstore.common.log import get_logger
 from objstore.daemon import recon
 
@@ -333,4 +333,7 @@ def daemon_main(daemon_cls, argv=None):
     except ConfigError as err:  # found only once the pass looks (e.g. ambiguous local devices)
         print("objstore-%s: %s" % (daemon_cls.name, err), file=sys.stderr)
         return 2
+    except ObjstoreError as err:  # e.g. a missing ring file: say so without a traceback
+        print("objstore-%s: %s" % (daemon_cls.name, err), file=sys.stderr)
+        return 1
     return 0

@@ -153,7 +153,7 @@ class Cluster:
             "bind_ip": "127.0.0.1", "workers": self.proxy_workers, "ring_dir": self.path("rings"),
             "account_autocreate": "true", "allow_account_management": "true", "node_timeout": "5",
             "conn_timeout": "0.5", "client_timeout": "5", "log_level": "INFO",
-            "error_suppression_interval": "5",
+            "error_suppression_interval": "2",
         }
         options.update(self.proxy_options)
         lines = ["[proxy-server]"] + ["%s = %s" % item for item in options.items()]
@@ -216,6 +216,21 @@ class Cluster:
     def server(self, kind, node=0):
         return self.servers[(kind, node)]
 
+    def restart(self, kind, node):
+        """Start a stopped server again (same port) and wait until it listens."""
+        server = self.server(kind, node)
+        if not server.running:
+            server.start(self.env)
+        self.wait_ready()
+
+    def vm_status(self, pid, field):
+        """A /proc/<pid>/status field in kB (VmRSS, VmHWM...)."""
+        with open("/proc/%d/status" % pid) as handle:
+            for line in handle:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        raise KeyError(field)
+
     @classmethod
     def attach(cls, root, proxy_port):
         """A handle on a cluster another process started under ``root`` (for
@@ -241,8 +256,8 @@ class Cluster:
         return self.url + "/auth/v1.0"
 
     def ring(self, kind):
+        """The Ring of ``kind`` (lookups need OBJSTORE_CONF set to objstore_conf)."""
         if kind not in self.rings:
-            os.environ["OBJSTORE_CONF"] = self.objstore_conf
             self.rings[kind] = Ring(self.path("rings", "%s.ring.gz" % kind))
         return self.rings[kind]
 

@@ -44,7 +44,8 @@ import array, gc, json, sys, time
 from swift.common import utils
 from swift.common.ring import RingBuilder, Ring
 utils.HASH_PATH_PREFIX, utils.HASH_PATH_SUFFIX = b"bench-prefix", b"bench-suffix"
-spec = json.loads(sys.argv[1])
+with open(sys.argv[1]) as handle:
+    spec = json.load(handle)
 builder = RingBuilder(spec["part_power"], spec["replicas"], 1)
 for dev in spec["devs"]:
     builder.add_dev(dict(dev))
@@ -168,7 +169,10 @@ def run_swift(python, part_power, devs, workdir):
     driver = os.path.join(workdir, "swift_driver.py")
     with open(driver, "w") as handle:
         handle.write(SWIFT_DRIVER)
-    proc = subprocess.run([python, driver, json.dumps(spec)], capture_output=True, text=True,
+    spec_path = os.path.join(workdir, "spec.json")
+    with open(spec_path, "w") as handle:
+        json.dump(spec, handle)
+    proc = subprocess.run([python, driver, spec_path], capture_output=True, text=True,
                           cwd=workdir)
     if proc.returncode:
         raise RuntimeError("swift driver failed: %s" % proc.stderr.strip()[-2000:])

@@ -75,9 +75,10 @@ class RingBuilder:
         self.dispersion = 0.0
         self.seed = None
 
-    create = classmethod(lambda cls, part_power, replicas, min_part_hours: cls(
-        part_power, replicas, min_part_hours))
-    create.__doc__ = "A new, empty builder (same as the constructor)."
+    @classmethod
+    def create(cls, part_power, replicas, min_part_hours):
+        """A new, empty builder (the same as the constructor)."""
+        return cls(part_power, replicas, min_part_hours)
 
     # -- properties ------------------------------------------------------------
     @property
@@ -442,7 +443,7 @@ class RingBuilder:
             raise RingBuilderError("the builder has not been rebalanced yet")
         lengths = placement.row_lengths(self.partition_count, self.replicas)
         if [len(row) for row in self._rows] != lengths or self._remove_devs or any(
-                d < 0 for row in self._rows for d in (min(row) if row else 0,)):
+                len(row) and min(row) < 0 for row in self._rows):
             raise RingBuilderError("the builder has changes that need a rebalance first")
         replica_count = sum(lengths) / self.partition_count
         return ringfile.encode_ring(self.part_power, replica_count, self.devs, self._rows, self.version)

@@ -517,12 +517,21 @@ class Assigner:
     def gather_forced(self, valid):
         """Slots unassigned or on devices not in ``valid`` (a bytearray by id)."""
         gathered = []
-        nvalid = len(valid)
+        present = set()
+        for row in self.rows:
+            present.update(set(row))
+        targets = [d for d in present if d < 0 or d >= len(valid) or not valid[d]]
         for r, row in enumerate(self.rows):
-            for part, dev in enumerate(row):
-                if dev < 0 or dev >= nvalid or not valid[dev]:
+            for target in targets:  # array.index scans in C
+                at = 0
+                while True:
+                    try:
+                        part = row.index(target, at)
+                    except ValueError:
+                        break
                     self._take(r, part, gathered)
                     self.changed[part] = 1
+                    at = part + 1
         return gathered
 
     def _check_levels(self, nreps):
@@ -539,33 +548,52 @@ class Assigner:
     def gather_dispersion(self, gathered):
         """One replica of each movable partition where a node is over its cap."""
         rows = self.rows
-        anc = self.anc
         caps = self.caps
         levels = self._check_levels(len(rows))
         if not levels:
             return
-        excess = self._excess
+        size = len(self.anc)
+        maps = {}
+        for level in levels:  # node id per device id; a unique negative when absent
+            mapping = [-2 - d for d in range(size)]
+            for dev_id, nodes in enumerate(self.anc):
+                if nodes and nodes[level - 1] >= 0:
+                    mapping[dev_id] = nodes[level - 1]
+            maps[level] = mapping
+        movable, changed = self.movable, self.changed
         full = min(len(row) for row in rows)
-        for part in range(self.partitions):
-            if not self.movable[part] or self.changed[part]:
-                continue
-            reps = [row[part] for row in rows] if part < full else [
-                row[part] for row in rows if part < len(row)]
-            for level in levels:
-                ids = [anc[d][level - 1] if d >= 0 and anc[d] else -2 - i
-                       for i, d in enumerate(reps)]
-                if len(set(ids)) == len(ids):
-                    break
-                seen = {}
-                for node in ids:
-                    seen[node] = seen.get(node, 0) + 1
-                bad = [n for n, c in seen.items() if n >= 0 and c > caps[n]]
+        nrows = len(rows)
+        todo = None
+        for level in levels:
+            get = maps[level].__getitem__
+            if todo is None:
+                # unassigned slots (-1) map to the last device: harmless, their
+                # partitions were gathered already and are skipped below
+                cols = [list(map(get, row[:full])) for row in rows]
+                dup = [p for p, t in enumerate(zip(*cols)) if len(set(t)) < nrows]
+                dup.extend(range(full, self.partitions))
+            else:
+                dup = todo
+            todo = []
+            for part in dup:
+                if not movable[part] or changed[part]:
+                    continue
+                reps = [(r, row[part]) for r, row in enumerate(rows)
+                        if part < len(row) and row[part] >= 0]
+                held = {}
+                for _, dev in reps:
+                    node = get(dev)
+                    held[node] = held.get(node, 0) + 1
+                bad = {n for n, c in held.items() if n >= 0 and c > caps[n]}
                 if bad:
-                    choices = [i for i, n in enumerate(ids) if n in bad]
-                    pick = max(choices, key=lambda i: (excess(reps[i]), -i))
-                    self._take(pick, part, gathered)
-                    self.changed[part] = 1
-                    break
+                    pick = max((item for item in reps if get(item[1]) in bad),
+                               key=lambda item: (self._excess(item[1]), -item[0]))
+                    self._take(pick[0], part, gathered)
+                    changed[part] = 1
+                elif len(held) < len(reps):
+                    todo.append(part)
+            if not todo:
+                break
 
     def _excess(self, dev):
         return self.parts[dev] - self.dev_quota[dev] if dev >= 0 else 0

@@ -21,8 +21,8 @@ Theory of operation (writes): a :class:`DiskFileWriter` creates a file in
 (ENOSPC before reading the body), writes the chunks while computing the md5,
 attaches the metadata (metadata.py: xattrs, or a trailer), fsyncs once
 (covering body, xattrs and trailer), renames the file into the object
-directory, fsyncs that directory, removes the older files of the object and
-journals the suffix as changed. A crash at any point before the rename leaves
+directory, journals the suffix as changed, fsyncs the directory and removes
+the older files of the object. A crash at any point before the rename leaves
 only a temp file in ``tmp/`` (never served; removed by :meth:`DiskFileManager.
 clean_tmp`); after the rename the file is complete with its metadata. On ext4
 and XFS the directory fsync commits the filesystem journal, which includes the
@@ -476,7 +476,7 @@ class DiskFileWriter:
         return self._md5.hexdigest()
 
     def put(self, metadata, ext=".data"):
-        """Attach ``metadata``, fsync, rename into place, clean up, journal the suffix.
+        """Attach ``metadata``, fsync, rename into place, journal the suffix, clean up.
 
         ``metadata['X-Timestamp']`` names the file. For a ``.data`` the caller
         gives Content-Length and ETag (normally ``bytes_written``/``etag``).
@@ -503,11 +503,23 @@ class DiskFileWriter:
             mkdirs(df.hash_dir)
             os.rename(self.tmp_path, target)
         self._done = True
+        # Journal the suffix after the rename (a concurrent rehash sees the
+        # file or the line) and before the directory fsync, which then makes
+        # both durable in one filesystem journal commit (see hashes.py).
+        suffix = suffix_of(df.name_hash)
+        try:
+            hashes_mod.journal_suffix(df.partition_path, suffix)
+        except OSError:
+            # (a full disk refuses even 4 bytes) the object is in place;
+            # dropping the hashes file makes the next get_hashes rehash all
+            try:
+                hashes_mod.clear_hashes(df.partition_path)
+            except OSError:
+                pass
         run_blocking(fsync_dir, df.hash_dir)
         os.close(self._fd)
         self._fd = None
         hashes_mod.cleanup_dir(df.hash_dir)
-        hashes_mod.invalidate_suffix(df.partition_path, suffix_of(df.name_hash))
 
     def close(self):
         if self._fd is not None:

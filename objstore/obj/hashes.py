@@ -25,9 +25,11 @@ Theory of operation:
   the lock it folds the journal into the hashes file (as None) and truncates
   the journal, computes the None suffixes without the lock, then under the lock
   again writes the result unless new invalidations arrived meanwhile (then it
-  recomputes those). The journal append is not fsynced (as Swift); on ext4 and
-  XFS the next journal commit (at most a few seconds, or any later fsync)
-  makes it durable.
+  recomputes those). The journal append is not fsynced on its own: the
+  writer appends it after renaming the object file into place (so a
+  concurrent rehash either sees the file or finds the line) and before
+  fsyncing the object directory, which on ext4 commits the filesystem journal
+  holding both the rename and the append.
 """
 
 import contextlib
@@ -192,14 +194,19 @@ def _locked_journal(partition_path):
         os.close(fd)  # releases the lock
 
 
+def journal_suffix(partition_path, suffix):
+    """Append ``suffix`` to the partition's journal (OSError as raised, e.g. ENOENT)."""
+    with _locked_journal(partition_path) as fd:
+        os.write(fd, suffix.encode("ascii") + b"\n")
+
+
 def invalidate_suffix(partition_path, suffix):
     """Journal that ``suffix`` of this partition changed.
 
     :raises DiskFileError: the partition directory is gone or unwritable.
     """
     try:
-        with _locked_journal(partition_path) as fd:
-            os.write(fd, suffix.encode("ascii") + b"\n")
+        journal_suffix(partition_path, suffix)
     except OSError as err:
         raise DiskFileError("cannot invalidate %s in %s: %s" % (suffix, partition_path, err)) from None
 

@@ -124,12 +124,10 @@ class AccountBroker(DatabaseBroker):
     def _on_undelete(self, conn, timestamp):
         conn.execute("UPDATE account_stat SET status = ''")
 
-    def merge_timestamps(self, created_at, put_timestamp, delete_timestamp):
-        super().merge_timestamps(created_at, put_timestamp, delete_timestamp)
-        with self.transaction() as conn:
-            row = conn.execute("SELECT put_timestamp, delete_timestamp FROM account_stat").fetchone()
-            if Timestamp(row[1]) > Timestamp(row[0]):
-                conn.execute("UPDATE account_stat SET status = ?", (DELETED_STATUS,))
+    def _on_timestamps(self, conn, put, delete):
+        # a deletion learnt from a peer marks the account for the reaper here too
+        if delete > put:
+            conn.execute("UPDATE account_stat SET status = ?", (DELETED_STATUS,))
 
     def _merge_rows(self, old, new):
         return merge_container_rows(old, new)

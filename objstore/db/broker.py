@@ -198,6 +198,15 @@ def quarantine_db(db_file, db_type, reason, logger=None):
     return target
 
 
+def _merged_timestamps(row, created_at, put_timestamp, delete_timestamp):
+    """``(created_at, put, delete)`` internal strings: the stat row's merged with a peer's."""
+    return (
+        min(Timestamp(row["created_at"]), Timestamp(created_at)).internal,
+        max(Timestamp(row["put_timestamp"]), Timestamp(put_timestamp)).internal,
+        max(Timestamp(row["delete_timestamp"]), Timestamp(delete_timestamp)).internal,
+    )
+
+
 class DatabaseBroker:
     """One account or container database.
 
@@ -468,20 +477,33 @@ class DatabaseBroker:
         return changed
 
     def merge_timestamps(self, created_at, put_timestamp, delete_timestamp):
-        """Take the newer of each timestamp from a peer's info (replication)."""
+        """Take the newer of each timestamp (the older ``created_at``) from a
+        peer's info (replication). Writes only when something changes, since
+        replicators call this for every DB and peer on every pass.
+
+        :returns: True when anything changed.
+        """
         self._commit_puts()
+        stat = "SELECT created_at, put_timestamp, delete_timestamp FROM %s" % self.stat_table
+        with self.get() as conn:
+            row = conn.execute(stat).fetchone()
+        merged = _merged_timestamps(row, created_at, put_timestamp, delete_timestamp)
+        if merged == tuple(row):
+            return False
         with self.transaction() as conn:
-            row = conn.execute("SELECT created_at, put_timestamp, delete_timestamp FROM %s"
-                               % self.stat_table).fetchone()
+            row = conn.execute(stat).fetchone()  # again, under the write lock
             was_deleted = Timestamp(row["delete_timestamp"]) > Timestamp(row["put_timestamp"])
-            created = min(Timestamp(row["created_at"]), Timestamp(created_at)).internal
-            put = max(Timestamp(row["put_timestamp"]), Timestamp(put_timestamp))
-            delete = max(Timestamp(row["delete_timestamp"]), Timestamp(delete_timestamp))
+            created, put, delete = _merged_timestamps(row, created_at, put_timestamp, delete_timestamp)
             conn.execute("UPDATE %s SET created_at = ?, put_timestamp = ?, delete_timestamp = ?"
-                         % self.stat_table, (created, put.internal, delete.internal))
-            if was_deleted != (delete > put):
+                         % self.stat_table, (created, put, delete))
+            if was_deleted != (Timestamp(delete) > Timestamp(put)):
                 conn.execute("UPDATE %s SET status_changed_at = ?" % self.stat_table,
-                             (max(put, delete).internal,))
+                             (max(Timestamp(put), Timestamp(delete)).internal,))
+            self._on_timestamps(conn, Timestamp(put), Timestamp(delete))
+        return True
+
+    def _on_timestamps(self, conn, put, delete):
+        pass
 
     # --- rows --------------------------------------------------------------------
     def put_record(self, record):

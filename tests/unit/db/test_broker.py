@@ -293,3 +293,10 @@ def test_corrupt_db_is_reported(tmp_path):
     path.write_bytes(b"this is not sqlite at all" * 100)
     with pytest.raises(DatabaseCorrupt):
         ContainerBroker(str(path)).get_info()
+
+
+def test_merge_timestamps_without_change_does_not_write(broker):
+    info = broker.get_info()
+    assert not broker.merge_timestamps(info["created_at"], info["put_timestamp"], info["delete_timestamp"])
+    assert not broker.merge_timestamps("9999999999.00000", "0000000000.50000", "0000000000.00000")
+    assert broker.merge_timestamps(info["created_at"], "0000000002.00000", "0000000000.00000")

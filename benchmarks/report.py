@@ -9,6 +9,7 @@ Everything below takes plain dicts, so tests call it with literals.
 """
 
 import json
+import math
 import os
 import statistics
 from xml.sax.saxutils import escape
@@ -142,37 +143,45 @@ def text_table(table, references=None, markdown=False):
 
 
 def svg_chart(table, title):
-    """A horizontal bar chart of ours/Swift per row, as SVG text.
+    """A bar chart of objstore's advantage per row, as SVG text.
 
-    For "lower is better" rows the bar shows Swift/ours instead, so that a
-    longer bar is always better for objstore; 1.0 (parity) is a line.
+    The advantage is ours/Swift, or Swift/ours for "lower is better" rows, so a
+    bar to the right of the 1x line is always better for objstore. The axis is
+    logarithmic (1/8x .. 8x; longer bars are clipped and labelled), so 2x
+    better and 2x worse look the same size.
     """
     rows = [r for r in table if r["ratio"]]
-    left, bar_w, row_h, top = 300, 420, 22, 50
+    left, half, row_h, top, span = 300, 230, 22, 58, 3.0  # span: log2 of the axis end (8x)
     height = top + row_h * len(rows) + 40
-    width = left + bar_w + 90
-    scale_max = max([2.5] + [(_advantage(r)) for r in rows])
-    x = lambda v: left + bar_w * min(v, scale_max) / scale_max  # noqa: E731
+    width = left + 2 * half + 70
+    center = left + half
+
+    def x(value):
+        return center + half * max(-span, min(span, math.log2(value))) / span
+
     out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" '
            'font-size="12">' % (width, height),
            '<rect width="100%" height="100%" fill="white"/>',
            '<text x="10" y="20" font-size="14" font-weight="bold">%s</text>' % escape(title),
-           '<text x="10" y="38" fill="#555">objstore advantage over OpenStack Swift per workload '
-           '(ours/Swift; for latency and memory Swift/ours): longer is better, 1.0 = parity</text>']
+           '<text x="10" y="38" fill="#555">objstore\'s advantage per workload: ours/Swift, or Swift/ours where '
+           'lower is better (latency, CPU, memory).</text>',
+           '<text x="10" y="52" fill="#555">Right of 1x: objstore better. Log scale.</text>']
+    for mark in (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0):
+        out.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" stroke-dasharray="%s"/>'
+                   % (x(mark), top, x(mark), top + row_h * len(rows),
+                      "#333" if mark == 1.0 else "#bbb", "none" if mark == 1.0 else "3,3"))
+        out.append('<text x="%.1f" y="%d" text-anchor="middle">%sx</text>'
+                   % (x(mark), top + row_h * len(rows) + 15, ("%g" % mark) if mark >= 1 else "1/%d" % (1 / mark)))
     for i, r in enumerate(rows):
         y = top + i * row_h
         adv = _advantage(r)
+        end = x(adv)
         color = "#2e7d32" if adv >= 1 else "#c62828"
         out.append('<text x="%d" y="%d" text-anchor="end">%s</text>' % (left - 8, y + 15, escape(r["row"])))
-        out.append('<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>'
-                   % (left, y + 4, x(adv) - left, row_h - 8, color))
-        out.append('<text x="%.1f" y="%d">%.2fx</text>' % (x(adv) + 4, y + 15, adv))
-    for mark in (1.0, 2.0):
-        if mark <= scale_max:
-            out.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#333" stroke-dasharray="4,3"/>'
-                       % (x(mark), top, x(mark), top + row_h * len(rows)))
-            out.append('<text x="%.1f" y="%d" text-anchor="middle">%.0fx</text>'
-                       % (x(mark), top + row_h * len(rows) + 15, mark))
+        out.append('<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"/>'
+                   % (min(center, end), y + 4, max(abs(end - center), 1), row_h - 8, color))
+        label_x, anchor = (end + 4, "start") if adv >= 1 else (end - 4, "end")
+        out.append('<text x="%.1f" y="%d" text-anchor="%s">%.2fx</text>' % (label_x, y + 15, anchor, adv))
     out.append("</svg>")
     return "\n".join(out)
 

@@ -55,10 +55,13 @@ class ObjstoreAIO:
 
     def start(self):
         os.makedirs(self.log_dir, exist_ok=True)
-        code = self._aio("start", "--port", str(self.port), "--base-port", str(self.base_port))
+        try:
+            code = self._aio("start", "--port", str(self.port), "--base-port", str(self.base_port))
+        except subprocess.TimeoutExpired:
+            code = "nothing (still running after 180 s)"
         if code:
             self.stop()
-            raise host.BenchSetupError("objstore-aio start exited %d; see %s/objstore-aio.log and %s/logs/"
+            raise host.BenchSetupError("objstore-aio start exited %s; see %s/objstore-aio.log and %s/logs/"
                                        % (code, self.log_dir, self.data_dir))
         if not self.keep_daemons:
             self.stop_daemons()

@@ -29,7 +29,7 @@ import threading
 import time
 import traceback
 
-from benchmarks import host, objstore_aio, references, report, swift_aio, workloads
+from benchmarks import host, loadgen, objstore_aio, references, report, swift_aio, workloads
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS_DIR = os.path.join(REPO, "benchmarks", "results")
@@ -71,7 +71,7 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, _terminate)
     try:
         return run(args)
-    except host.BenchSetupError as err:
+    except (host.BenchSetupError, loadgen.LoadError) as err:
         say("benchmark stopped: %s" % err)
         return 1
 

@@ -85,10 +85,13 @@ class Ring:
         self._md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
         self._stat = (stat.st_mtime, stat.st_size, stat.st_ino)
         # tier totals for handoff walks, over devices that hold partitions
-        present = set()
-        for row in rows:
-            present.update(set(row))
-        self._tier_totals = tier_totals([self._devs[i] for i in sorted(present)])
+        totals = body.get("tier_totals")
+        if not totals:
+            present = set()
+            for row in rows:
+                present.update(set(row))
+            totals = tier_totals([self._devs[i] for i in sorted(present)])
+        self._tier_totals = tuple(totals)
 
     def _check_reload(self):
         now = time.time()

@@ -11,7 +11,9 @@ Ring file body (version 1)::
 
     {"part_power": int, "replica_count": float, "version": int,
      "devs": [dev dict or None, ...],            # index = device id
-     "itemsize": 2 | 4, "rows": [bytes, ...]}    # one per replica row
+     "itemsize": 2 | 4, "rows": [bytes, ...],    # one per replica row
+     "tier_totals": [regions, zones, hosts, devices]}  # among devices holding
+                                                       # partitions (optional)
 
 Builder file body (version 1)::
 
@@ -91,9 +93,19 @@ def encode_ring(part_power, replica_count, devs, rows, version=0):
     """
     typecode = ring_typecode(len(devs))
     ring_rows = [_narrow(row, typecode) for row in rows]
+    present = set()
+    for row in ring_rows:
+        present.update(set(row))
+    holders = [devs[i] for i in sorted(present)]
     body = {
         "part_power": part_power,
         "replica_count": float(replica_count),
+        "tier_totals": [
+            len({d["region"] for d in holders}),
+            len({(d["region"], d["zone"]) for d in holders}),
+            len({(d["region"], d["zone"], d["ip"]) for d in holders}),
+            len(holders),
+        ],
         "version": version,
         "devs": [None if dev is None else {k: dev[k] for k in RING_DEV_KEYS} for dev in devs],
         "itemsize": array.array(typecode).itemsize,

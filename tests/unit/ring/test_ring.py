@@ -200,3 +200,17 @@ def test_load_time_sanity(tmp_path):
     ring = Ring(path, secrets_pair=SECRETS)
     assert ring.partition_count == 1 << 14
     assert len(ring.get_nodes("a", "c", "o")[1]) == 3
+
+
+def test_ring_without_tier_totals_still_walks(tmp_path):
+    import gzip
+
+    from objstore.common import encoding
+
+    path = tmp_path / "old.ring.gz"
+    build(path)
+    _, body = encoding.unpack(gzip.decompress(path.read_bytes()))
+    del body["tier_totals"]
+    path.write_bytes(gzip.compress(encoding.pack(body, version=1)))
+    ring = Ring(path, secrets_pair=SECRETS)
+    assert len(ring.get_part_nodes(3) + list(ring.get_more_nodes(3))) == 24

@@ -157,3 +157,16 @@ def test_unreachable_primary_is_replaced_by_a_handoff(cluster):
     replicator(cluster, handoffs[0]).run_pass()  # gives it back, then lets go
     assert get(cluster, primaries[2], part, "o7").body == b"keep three"
     assert get(cluster, handoffs[0], part, "o7").status == 404
+
+
+def test_concurrent_jobs_give_the_same_result(cluster):
+    names = ["c%d" % n for n in range(12)]
+    for name in names:
+        part, primaries, _ = cluster.locate(name)
+        put(cluster, primaries[0], part, name, name.encode(), Timestamp.now())
+    for index in range(4):
+        replicator(cluster, index, concurrency=4).run_pass()
+    for name in names:
+        part, primaries, _ = cluster.locate(name)
+        for index in primaries:
+            assert get(cluster, index, part, name).body == name.encode()

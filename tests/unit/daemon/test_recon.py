@@ -60,3 +60,20 @@ def test_read_recon_tolerates_garbage(tmp_path):
     (tmp_path / "x.json").write_bytes(b"{not json")
     assert recon.read_recon(str(tmp_path), "x") == {}
     assert recon.read_recon(str(tmp_path), "missing") == {}
+
+
+def test_object_server_answers_recon(tmp_path, capture):
+    from objstore.obj.diskfile import DiskFileManager
+    from objstore.obj.server import ObjectServer, ObjectServerConfig
+    from objstore.web.app import Request
+
+    devices, rings = _node(tmp_path)
+    recon.write_recon(recon.recon_dir("", devices), "object-replicator", {"partitions_failed": 0})
+    logger, _ = capture
+    config = ObjectServerConfig(devices=devices, ring_dir=rings, mount_check=False)
+    app = ObjectServer(config, logger, DiskFileManager(devices, False, logger))
+    resp = Request.blank("/recon/replication").get_response(app)
+    assert resp.status_int == 200 and resp.content_type == "application/json"
+    assert json.loads(resp.body) == {"partitions_failed": 0}
+    assert json.loads(Request.blank("/recon/async").get_response(app).body)["async_pending"] == 2
+    assert Request.blank("/recon/nothing").get_response(app).status_int == 404

@@ -13,11 +13,11 @@ Time is read through ``time.time`` of this module only, so tests can patch it.
 import array
 import dataclasses
 import math
-import os
 import random
 import time
 
 from objstore.common.exceptions import RingBuilderError, RingError, RingValidationError
+from objstore.common.fs import atomic_write
 from objstore.ring import measures, placement, ringfile
 from objstore.ring.devspec import matches
 
@@ -486,8 +486,6 @@ class RingBuilder:
 
     def save(self, path):
         """Atomically write the builder file."""
-        from objstore.common.fs import atomic_write
-
         atomic_write(path, ringfile.encode_builder(self.to_state()))
 
     @classmethod
@@ -504,7 +502,3 @@ class RingBuilder:
         except OSError as err:
             raise RingError("cannot read builder file %s: %s" % (path, err.strerror)) from None
         return cls.from_state(ringfile.decode_builder(data))
-
-    def describe_path(self, path):
-        """The conventional ring path beside a builder path."""
-        return ring_path_for(os.fspath(path))

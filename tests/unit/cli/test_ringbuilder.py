@@ -63,7 +63,7 @@ def test_create_add_rebalance(tmp_path):
     assert code == 0 and "Reassigned 64 (100.00%) partitions" in out
     assert (tmp_path / "object.ring.gz").exists()
     # the same as the in-process fixture builds
-    other = make_builder(tmp_path / "other.builder")
+    make_builder(tmp_path / "other.builder")
     assert (tmp_path / "object.ring.gz").read_bytes() == (tmp_path / "other.ring.gz").read_bytes()
 
 

@@ -164,3 +164,23 @@ def test_a_server_that_dies_on_start_is_a_failure(node, listen_socket):
     code, out = node.run("echo", "start")
     assert code == manager.EXIT_FAILED and "failed to start" in out and "already in use" in out
     assert not (node.tmp / "run" / "echo.pid").exists()
+
+
+def test_one_instance_per_config_file(tmp_path):
+    conf_dir = tmp_path / "etc"
+    (conf_dir / "echo").mkdir(parents=True)
+    (conf_dir / "echo.conf").write_text("[echo]\n")
+    for name in ("2.conf", "1.conf", "notes.txt"):
+        (conf_dir / "echo" / name).write_text("[echo]\n")
+    items, missing = manager.instances([ECHO, TICK, catalog.BY_NAME["proxy-server"]], str(conf_dir),
+                                       "/run", "/log", find_module)
+    assert missing == [catalog.BY_NAME["proxy-server"]]
+    assert [(i.program.name, os.path.basename(i.conf_file), i.pid_file, i.log_file) for i in items] == [
+        ("echo", "echo.conf", "/run/echo.pid", "/log/echo.log"),
+        ("echo", "1.conf", "/run/echo/1.pid", "/log/echo/1.log"),
+        ("echo", "2.conf", "/run/echo/2.pid", "/log/echo/2.log"),
+        ("tick-daemon", "echo.conf", "/run/tick-daemon.pid", "/log/tick-daemon.log"),
+        ("tick-daemon", "1.conf", "/run/tick-daemon/1.pid", "/log/tick-daemon/1.log"),
+        ("tick-daemon", "2.conf", "/run/tick-daemon/2.pid", "/log/tick-daemon/2.log"),
+    ]
+    assert items[1].label == "echo (%s)" % (conf_dir / "echo" / "1.conf")

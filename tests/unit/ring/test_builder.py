@@ -260,3 +260,25 @@ def test_write_ring_needs_rebalance(tmp_path):
     with pytest.raises(RingBuilderError):
         b.write_ring(str(tmp_path / "x.ring.gz"))
     assert not os.path.exists(tmp_path / "x.ring.gz")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_distinct_zones_survive_changes(seed):
+    b = RingBuilder(9, 3, 0)
+    add_grid(b, zones=4, disks=2)
+    b.rebalance(seed=seed)
+    steps = [
+        lambda: b.add_dev(region=1, zone=5, ip="10.1.5.1", port=6200, device="sd0", weight=100),
+        lambda: b.set_dev_weight(0, 150),  # no zone above 1/3 of the weight
+        lambda: b.remove_dev(3),
+        lambda: b.add_dev(region=1, zone=2, ip="10.1.2.7", port=6200, device="sd9", weight=50),
+    ]
+    for step in steps:
+        step()
+        b.rebalance(seed=seed)
+        b.validate()
+        zone_of = {d["id"]: d["zone"] for d in b.devs if d is not None}
+        for part in range(512):
+            zones = [zone_of[row[part]] for row in b._rows]
+            assert len(set(zones)) == 3, (part, zones)
+    assert b.get_balance() < 5.0

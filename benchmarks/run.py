@@ -9,8 +9,10 @@ Order of a run:
 3. start objstore-aio, read back its server worker counts, start a Swift
    all-in-one with the same ones; warm both up, measure memory at rest, fill
    the listing container of each;
-4. run every workload against each system in turn, alternating which goes
-   first from round to round;
+4. run each workload against each system in turn before the next workload,
+   the order of the systems alternating from round to round (on a machine
+   whose other load changes, figures of the two systems taken minutes apart
+   would drift apart);
 5. stop both (nothing of ours is left running, the volume is unmounted),
    print the table and write ``benchmarks/results/<UTC time>.json`` and
    ``.svg``.
@@ -141,15 +143,21 @@ def run(args):
         for round_no in range(args.rounds):
             order = clusters if round_no % 2 == 0 else list(reversed(clusters))
             say("round %d of %d (load average %s)" % (round_no + 1, args.rounds, host.load_average()))
+            contexts = {}
             for cluster in order:
                 entry = results["systems"][cluster.name]
-                try:
-                    entry["rounds"].append(workloads.run_round(cluster, plan, round_no, log_dir, venv, say,
-                                                               entry["listing_fill"]["objects"]))
-                except Exception as err:  # noqa: B902 - one system's failure must not lose the other's figures
-                    entry["errors"].append("round %d: %s" % (round_no + 1, err))
-                    say("  %s round %d failed: %s" % (cluster.name, round_no + 1, err))
-                    traceback.print_exc()
+                entry["rounds"].append({})
+                contexts[cluster.name] = workloads.Context(cluster, plan, round_no, log_dir, venv,
+                                                           entry["listing_fill"]["objects"], say)
+            for step in workloads.STEPS:
+                for cluster in order:
+                    entry = results["systems"][cluster.name]
+                    try:
+                        entry["rounds"][-1].update(step(contexts[cluster.name]))
+                    except Exception as err:  # noqa: B902 - one failure must not lose the other figures
+                        entry["errors"].append("round %d, %s: %s" % (round_no + 1, step.__name__, err))
+                        say("  %s round %d, %s failed: %s" % (cluster.name, round_no + 1, step.__name__, err))
+                        traceback.print_exc()
     finally:
         for cluster in reversed(clusters):
             try:

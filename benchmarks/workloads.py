@@ -85,21 +85,25 @@ def fill_listing(cluster, plan, attempts=3):
     return summary
 
 
-def run_round(cluster, plan, round_no, log_dir, swift_venv, say=print, listing_objects=None):
-    """One round of every workload against ``cluster``; returns a dict of figures.
+class Context:
+    """What every workload step needs about one cluster in one round."""
 
-    Keys: ``small`` ({op: loadgen summary}), ``memory_under_small``,
-    ``swiftbench_small``/``swiftbench_large`` ({op: {...}}), ``large_stream``
-    ({"PUT"|"GET": summary}), ``listing`` (summary; requests are pages).
-    ``listing_objects``: how many names the listing container holds (default:
-    the plan's count).
-    """
+    def __init__(self, cluster, plan, round_no, log_dir, swift_venv, listing_objects=None, say=print):
+        self.cluster = cluster
+        self.plan = plan
+        self.log_dir = log_dir
+        self.swift_venv = swift_venv
+        self.listing_objects = plan.listing_objects if listing_objects is None else listing_objects
+        self.say = say
+        self.tag = "r%d-%d" % (round_no, int(time.time()))
+        self.endpoint = loadgen.Endpoint(cluster.auth_url, cluster.user, cluster.key)
+
+
+def small_objects(ctx):
+    """(a), (e), (f): 4 KiB objects with our load generator; memory and server CPU sampled meanwhile."""
+    plan, cluster, endpoint = ctx.plan, ctx.cluster, ctx.endpoint
     out = {"load_average_before": host.load_average()}
-    endpoint = loadgen.Endpoint(cluster.auth_url, cluster.user, cluster.key)
-    tag = "r%d-%d" % (round_no, int(time.time()))
-
-    # (a), (e), (f): 4 KiB with our load generator, memory sampled meanwhile.
-    containers = ["bench-small-%s-%d" % (tag, i) for i in range(plan.small_containers)]
+    containers = ["bench-small-%s-%d" % (ctx.tag, i) for i in range(plan.small_containers)]
     for name in containers:
         loadgen.ensure_container(endpoint, name)
     names = ["o%06d" % i for i in range(plan.small_objects)]
@@ -117,39 +121,60 @@ def run_round(cluster, plan, round_no, log_dir, swift_venv, say=print, listing_o
         out["small"][op]["server_cpu_ms_per_op"] = round(1000.0 * seconds / max(small[op].requests, 1), 2)
     peak = sampler.peak or {}
     out["memory_under_small"] = {k: v for k, v in peak.items() if k != "by_process"}
-    say("  %-8s 4 KiB c=%d: %s" % (cluster.name, plan.concurrency, "  ".join(
+    ctx.say("  %-8s 4 KiB c=%d: %s" % (cluster.name, plan.concurrency, "  ".join(
         "%s %.0f/s p99 %.0f ms" % (op, r.ops_per_s, r.latency_ms(99)) for op, r in small.items())))
+    return out
 
-    # (a) and (b) with swift-bench.
-    for key, config in (("swiftbench_small", plan.bench_small), ("swiftbench_large", plan.bench_large)):
-        log_path = os.path.join(log_dir, "%s-%s-%s.log" % (cluster.name, key, tag))
-        figures = swiftbench.run(swift_venv, cluster.auth_url, cluster.user, cluster.key, config, log_path)
-        for fig in figures.values():
-            fig["mb_per_s"] = round(fig["ops_per_s"] * config.size / 1e6, 1)
-        out[key] = figures
-        say("  %-8s swift-bench %d x %d B: %s" % (cluster.name, config.objects, config.size, "  ".join(
-            "%s %.1f/s" % (op, f["ops_per_s"]) for op, f in figures.items())))
 
-    # (c) one large object, one stream.
-    container = "bench-large-%s" % tag
+def _swift_bench(ctx, key, config):
+    cluster = ctx.cluster
+    log_path = os.path.join(ctx.log_dir, "%s-%s-%s.log" % (cluster.name, key, ctx.tag))
+    figures = swiftbench.run(ctx.swift_venv, cluster.auth_url, cluster.user, cluster.key, config, log_path)
+    for fig in figures.values():
+        fig["mb_per_s"] = round(fig["ops_per_s"] * config.size / 1e6, 1)
+    ctx.say("  %-8s swift-bench %d x %d B: %s" % (cluster.name, config.objects, config.size, "  ".join(
+        "%s %.1f/s" % (op, f["ops_per_s"]) for op, f in figures.items())))
+    return {key: figures}
+
+
+def swiftbench_small(ctx):
+    """(a) again, with swift-bench."""
+    return _swift_bench(ctx, "swiftbench_small", ctx.plan.bench_small)
+
+
+def swiftbench_large(ctx):
+    """(b) 4 MiB objects with swift-bench."""
+    return _swift_bench(ctx, "swiftbench_large", ctx.plan.bench_large)
+
+
+def large_stream(ctx):
+    """(c) one large object, one stream: PUT then GET."""
+    endpoint = ctx.endpoint
+    container = "bench-large-%s" % ctx.tag
     loadgen.ensure_container(endpoint, container)
-    body = os.urandom(plan.large_mib << 20)
-    with cpu.CpuMeter(cluster.pids) as meter:
+    body = os.urandom(ctx.plan.large_mib << 20)
+    with cpu.CpuMeter(ctx.cluster.pids) as meter:
         puts, gets = loadgen.single_stream(endpoint, container, "big", body)
     conn = endpoint.connect()
     conn.request("DELETE", endpoint.object_path(container, "big"))
     conn.close()
     loadgen.delete_container(endpoint, container)
-    out["large_stream"] = {"PUT": puts[0].summary(), "GET": gets[0].summary(),
-                           "server_cpu_s_per_gb": round(meter.seconds / (2 * len(body) / 1e9), 2)}
-    say("  %-8s %d MiB single stream: PUT %.0f MB/s  GET %.0f MB/s" % (
-        cluster.name, plan.large_mib, puts[0].mb_per_s, gets[0].mb_per_s))
+    ctx.say("  %-8s %d MiB single stream: PUT %.0f MB/s  GET %.0f MB/s" % (
+        ctx.cluster.name, ctx.plan.large_mib, puts[0].mb_per_s, gets[0].mb_per_s))
+    return {"large_stream": {"PUT": puts[0].summary(), "GET": gets[0].summary(),
+                             "server_cpu_s_per_gb": round(meter.seconds / (2 * len(body) / 1e9), 2)}}
 
-    # (d) listing pages.
-    expect = plan.listing_objects if listing_objects is None else listing_objects
-    listing = loadgen.listing_pages(endpoint, LISTING_CONTAINER, expect, plan.listing_walks,
-                                    plan.concurrency, plan.listing_page)
-    out["listing"] = listing.summary()
-    say("  %-8s listing %d objects: %.1f pages/s (%d errors)" % (
-        cluster.name, expect, listing.ops_per_s, listing.errors))
-    return out
+
+def listing(ctx):
+    """(d) pages of the listing container, walked by ``listing_walks`` clients."""
+    plan = ctx.plan
+    result = loadgen.listing_pages(ctx.endpoint, LISTING_CONTAINER, ctx.listing_objects, plan.listing_walks,
+                                   plan.concurrency, plan.listing_page)
+    ctx.say("  %-8s listing %d objects: %.1f pages/s (%d errors)" % (
+        ctx.cluster.name, ctx.listing_objects, result.ops_per_s, result.errors))
+    return {"listing": result.summary()}
+
+
+# One round runs these in order; run.py runs each against every system before
+# the next, so the systems alternate at every workload.
+STEPS = (small_objects, swiftbench_small, swiftbench_large, large_stream, listing)

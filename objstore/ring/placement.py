@@ -648,6 +648,7 @@ class Assigner:
         order = list(range(len(rows)))
         self.rng.shuffle(order)
         movable, changed = self.movable, self.changed
+        random = self.rng.random
         moved = 0
         for r in order:
             row = rows[r]
@@ -680,9 +681,12 @@ class Assigner:
                         best, best_need = -1, -slack
                         for child in children[node]:
                             need = quota[child] - count[child]
-                            if need > best_need and held.get(child, 0) < caps[child] \
+                            if need > -slack and held.get(child, 0) < caps[child] \
                                     and busy.get(child, 0) < ndev[child]:
-                                best, best_need = child, need
+                                if slack:  # relays: spread ties at random
+                                    need += random() * 0.5
+                                if need > best_need:
+                                    best, best_need = child, need
                         if best < 0:
                             break
                         node = best

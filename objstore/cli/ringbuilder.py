@@ -228,7 +228,8 @@ def cmd_rebalance(path, builder, args, out):
     opts = parser.parse_args(args)
     before = builder.get_balance() if builder.has_assignments else None
     result = builder.rebalance(seed=opts.seed)
-    if not result.parts_moved and not result.removed_devs and before is not None:
+    if not (result.parts_moved or result.removed_devs or result.rows_resized) \
+            and before is not None:
         print("No partitions could be reassigned.", file=out)
         left = builder.min_part_seconds_left()
         if left:

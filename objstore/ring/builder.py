@@ -33,13 +33,15 @@ class RebalanceResult:
     ``parts_moved``: partitions with at least one replica on a new device;
     ``balance``: worst device balance in percent after it; ``dispersion``:
     percent of partitions with a tier over its cap; ``removed_devs``: ids of
-    devices dropped from the ring.
+    devices dropped from the ring; ``rows_resized``: the replica count
+    changed the partition table's shape.
     """
 
     parts_moved: int
     balance: float
     dispersion: float
     removed_devs: tuple
+    rows_resized: bool = False
 
 
 def ring_path_for(builder_path):
@@ -286,11 +288,13 @@ class RingBuilder:
         self._age_part_moves()
         tree, lengths, quota = self._plan()
         parts = self.partition_count
+        resized = False
         if self._rows is None or all(all(d < 0 for d in row) for row in self._rows if row):
             self._rows = placement.initial_layout(tree, quota, parts, lengths, rng)
             moved = parts
             self._last_part_moves = bytearray(parts)
         else:
+            resized = [len(row) for row in self._rows] != lengths
             moved = self._incremental(tree, quota, lengths, rng)
         removed = tuple(sorted(self._remove_devs))
         for dev_id in removed:
@@ -300,7 +304,7 @@ class RingBuilder:
             self.devs.pop()
         self.version += 1
         self.dispersion = measures.dispersion_of(tree, quota, parts, self._rows, self.devs)
-        return RebalanceResult(moved, self.get_balance(), self.dispersion, removed)
+        return RebalanceResult(moved, self.get_balance(), self.dispersion, removed, resized)
 
     def _resize_rows(self, lengths):
         rows = self._rows[: len(lengths)]

@@ -217,3 +217,11 @@ def test_bad_create(tmp_path, args):
 def test_usage(tmp_path):
     code, out, _ = rb("--help")
     assert code == 0 and "rebalance" in out
+
+
+def test_fewer_replicas_takes_effect(builder):
+    assert rb(builder, "set_replicas", 2)[0] == 0
+    code, out, _ = rb(builder, "rebalance")
+    assert code in (0, 1) and "Reassigned 0 " in out  # 1: balance waits for min_part_hours
+    code, out, _ = rb(builder)
+    assert "2.000000 replicas" in out and "up-to-date" in out

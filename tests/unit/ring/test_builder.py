@@ -282,3 +282,14 @@ def test_distinct_zones_survive_changes(seed):
             zones = [zone_of[row[part]] for row in b._rows]
             assert len(set(zones)) == 3, (part, zones)
     assert b.get_balance() < 5.0
+
+
+def test_fewer_replicas_is_a_change():
+    b = RingBuilder(6, 3, 24)
+    add_grid(b)
+    b.rebalance(seed=1)
+    b.set_replicas(2)
+    result = b.rebalance(seed=1)
+    assert result.rows_resized and result.parts_moved == 0
+    assert [len(row) for row in b._rows] == [64, 64]
+    b.validate()

@@ -56,7 +56,7 @@ ROWS = (
     ("(c) large object GET, 1 stream", "MB/s", "higher", "round", _round(("large_stream", "GET", "mb_per_s"))),
     ("(c) large object PUT+GET server CPU", "s/GB", "lower", "round",
      _round(("large_stream", "server_cpu_s_per_gb"))),
-    ("(d) listing, pages of 1,000, c=10", "pages/s", "higher", "round", _round(("listing", "ops_per_s"))),
+    ("(d) listing, JSON pages, c=10", "pages/s", "higher", "round", _round(("listing", "ops_per_s"))),
     ("(f) RSS at rest", "MiB", "lower", "system", _round(("memory_rest", "rss_mib"))),
     ("(f) PSS at rest", "MiB", "lower", "system", _round(("memory_rest", "pss_mib"))),
     ("(f) RSS peak under (a)", "MiB", "lower", "round", _round(("memory_under_small", "rss_mib"))),

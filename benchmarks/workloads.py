@@ -44,7 +44,7 @@ class Plan:
 FULL = Plan()
 QUICK = Plan(small_objects=200, bench_small=swiftbench.BenchConfig(10, 5, 100, 4096, 200),
              bench_large=swiftbench.BenchConfig(10, 4, 16, 4 << 20, 32), large_mib=64,
-             listing_objects=1000, listing_walks=10, settle_seconds=1.0)
+             listing_objects=500, listing_walks=10, listing_page=100, settle_seconds=1.0)
 
 LISTING_CONTAINER = "bench-listing"
 

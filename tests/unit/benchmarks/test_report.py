@@ -35,7 +35,7 @@ def test_missing_figures_are_none_not_errors():
     table = report.build_table({"swift": SYSTEMS["swift"]})
     put = _row(table, "(a) 4 KiB PUT, c=10")
     assert put["objstore"] is None and put["ratio"] is None
-    listing = _row(table, "(d) listing, pages of 1,000, c=10")
+    listing = _row(table, "(d) listing, JSON pages, c=10")
     assert listing["swift"] is None
 
 

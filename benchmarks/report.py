@@ -204,3 +204,47 @@ def write(results, results_dir, stamp):
     with open(svg_path, "w") as f:
         f.write(svg_chart(results["table"], title))
     return json_path, svg_path
+
+
+def markdown_section(results):
+    """The README's benchmark section for one saved run: date, machine, table, durability."""
+    machine = results.get("machine", {})
+    systems = results.get("systems", {})
+    names = ", ".join(s.get("info", {}).get("system", n) for n, s in sorted(systems.items()))
+    lines = [
+        "Measured %s on %s (%s cores, %s GiB RAM, %s), devices of both on %s; %s; median of %s round(s)%s."
+        % (results.get("date"), machine.get("cpu"), machine.get("cores"), machine.get("memory_gib"),
+           machine.get("os"), results.get("filesystem"), names, results.get("rounds"),
+           " (--quick)" if results.get("quick") else ""),
+        "",
+        text_table(results["table"], results.get("references"), markdown=True),
+        "",
+        results.get("durability", ""),
+    ]
+    loads = [r.get("load_average_before", [None])[0] for s in systems.values() for r in s.get("rounds", ())]
+    loads = [x for x in loads if x is not None]
+    if loads:
+        lines += ["", "The machine was shared with other work: 1-minute load average %.0f-%.0f during the run "
+                      "(server CPU per request is the figure other load moves least)." % (min(loads), max(loads))]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    """``python -m benchmarks.report RESULTS.json [--markdown]``: show a saved run again."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.report", description=main.__doc__)
+    parser.add_argument("results")
+    parser.add_argument("--markdown", action="store_true", help="the README section (Markdown)")
+    args = parser.parse_args(argv)
+    with open(args.results) as f:
+        results = json.load(f)
+    if args.markdown:
+        print(markdown_section(results))
+    else:
+        print(text_table(results["table"], results.get("references")))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -79,3 +79,22 @@ def test_run_options():
     args = run.parse_args(["--only", "ours", "--rounds", "5", "--fs", "dir"])
     assert (args.only, args.rounds, args.fs, args.swift_pipeline) == ("ours", 5, "dir", "default")
     assert run.parse_args([]).rounds == 3
+
+
+def test_markdown_section_and_cli(tmp_path, capsys):
+    results = {"date": "2026-11-23 22:15 UTC", "rounds": 3, "quick": False, "filesystem": "xfs (loop)",
+               "machine": {"cpu": "Test CPU", "cores": 2, "memory_gib": 23.5, "os": "Debian"},
+               "systems": {"objstore": {"info": {"system": "objstore abc123"},
+                                        "rounds": [{"load_average_before": [3.0, 2, 1]}]},
+                           "swift": {"info": {"system": "OpenStack Swift 2.38.3"},
+                                     "rounds": [{"load_average_before": [5.0, 2, 1]}]}},
+               "durability": "Both fsync.", "table": report.build_table(SYSTEMS)}
+    text = report.markdown_section(results)
+    assert text.startswith("Measured 2026-11-23 22:15 UTC on Test CPU (2 cores")
+    assert "objstore abc123, OpenStack Swift 2.38.3; median of 3 round(s)." in text
+    assert "| (a) 4 KiB PUT, c=10 | ops/s | 110 | 52.5 | 2.10x | higher |" in text
+    assert "load average 3-5" in text
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(results))
+    assert report.main([str(path), "--markdown"]) == 0
+    assert capsys.readouterr().out.strip() == text

@@ -107,18 +107,21 @@ def small_objects(ctx):
     for name in containers:
         loadgen.ensure_container(endpoint, name)
     names = ["o%06d" % i for i in range(plan.small_objects)]
-    small, server_cpu = {}, {}
+    small, server_cpu, client_cpu = {}, {}, {}
     with memory.PeakSampler(cluster.pids) as sampler:
         for op in ("PUT", "GET", "HEAD", "DELETE"):
-            with cpu.CpuMeter(cluster.pids) as meter:
+            # The load generator's own CPU too: if it nears a core, the client limited the figure.
+            with cpu.CpuMeter(cluster.pids) as meter, cpu.CpuMeter(lambda: [os.getpid()]) as client:
                 small.update(loadgen.object_ops(endpoint, containers, names, 4096, plan.concurrency, ops=(op,),
                                                 gets_per_object=2))
             server_cpu[op] = meter.seconds
+            client_cpu[op] = client.seconds
     for name in containers:
         loadgen.delete_container(endpoint, name)
     out["small"] = {op: r.summary() for op, r in small.items()}
     for op, seconds in server_cpu.items():
         out["small"][op]["server_cpu_ms_per_op"] = round(1000.0 * seconds / max(small[op].requests, 1), 2)
+        out["small"][op]["client_cpu_ms_per_op"] = round(1000.0 * client_cpu[op] / max(small[op].requests, 1), 2)
     peak = sampler.peak or {}
     out["memory_under_small"] = {k: v for k, v in peak.items() if k != "by_process"}
     ctx.say("  %-8s 4 KiB c=%d: %s" % (cluster.name, plan.concurrency, "  ".join(

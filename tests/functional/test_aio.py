@@ -45,7 +45,9 @@ class Aio:
         return done.returncode, done.stdout + done.stderr
 
     def start(self):
-        return self.run("start", "--port", str(self.port), "--base-port", str(self.base_port))
+        # A generous wait: 50-odd processes start at once on a shared 2-core machine.
+        return self.run("start", "--port", str(self.port), "--base-port", str(self.base_port),
+                        "--timeout", "150", timeout=240)
 
     @property
     def auth_url(self):

@@ -61,3 +61,25 @@ def test_load_config_as_the_daemon_would(tmp_path):
     conf.write_text("[tick-daemon]\ninterval = soon\n")
     with pytest.raises(ConfigError):
         catalog.load_config(tick, catalog.find_module(tick), str(conf))
+
+
+def test_every_daemon_in_the_tree_is_in_the_table():
+    """A daemon that lands without a row here would never be started by
+    objstore-aio or objstore-init: the table must name it."""
+    from objstore.daemon.runner import Daemon
+    from tests.unit.test_conf_samples import MODULES
+
+    found = set()
+    for module in MODULES:
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, Daemon) and value.__module__ == module.__name__:
+                if value.name != Daemon.name and value.name.split("-")[0] in catalog.SERVER_KINDS:
+                    found.add(value.name)
+    assert found, "no daemons found"
+    assert found <= set(catalog.BY_NAME), sorted(found - set(catalog.BY_NAME))
+
+
+def test_each_available_daemon_module_holds_its_daemon():
+    for program, module in catalog.available():
+        if not program.server:
+            assert catalog.daemon_class(program, module) is not None, (program.name, module.__name__)

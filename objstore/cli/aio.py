@@ -39,12 +39,24 @@ class Cluster:
     :param out: where progress lines go (``print``-like).
     """
 
-    def __init__(self, settings, available, out):
+    def __init__(self, settings, available, out, recorded=None):
         self.settings = settings
         self.available = available
         self.out = out
-        self.procs = layout.processes(settings, [program for program, _ in available])
+        if recorded is not None:
+            self.procs = recorded
+        else:
+            self.procs = layout.processes(settings, [program for program, _ in available])
         self.objstore_conf = layout.objstore_conf_path(settings.data_dir)
+
+    @classmethod
+    def recorded(cls, settings, out):
+        """The cluster as start recorded it: what it started, found without
+        importing every server and daemon (fast for status, stop, kill)."""
+        procs_ = layout.load_processes(settings.data_dir)
+        if procs_ is None:
+            return cls(settings, catalog.available(), out)
+        return cls(settings, [], out, recorded=procs_)
 
     # --- looking --------------------------------------------------------------
     def state(self, proc):
@@ -409,7 +421,7 @@ def cmd_status(args, out):
     except ConfigError as err:
         out(str(err))
         return 3
-    cluster = Cluster(settings, catalog.available(), out)
+    cluster = Cluster.recorded(settings, out)
     width = max(len(proc.name) for proc in cluster.procs) if cluster.procs else 10
     up = 0
     for proc in cluster.procs:
@@ -427,7 +439,7 @@ def cmd_status(args, out):
 
 def cmd_stop(args, out):
     settings = _recorded(args)
-    cluster = Cluster(settings, catalog.available(), out)
+    cluster = Cluster.recorded(settings, out)
     count = cluster.stop(cluster.procs + _strays(cluster))
     out("stopped %d processes" % count if count else "not running")
     return 0
@@ -464,7 +476,7 @@ def cmd_reset(args, out):
             return 1
     settings = layout.load_settings(data_dir)
     if settings is not None:
-        cluster = Cluster(settings, catalog.available(), out)
+        cluster = Cluster.recorded(settings, out)
         cluster.stop(cluster.procs + _strays(cluster), quiet=True)
     shutil.rmtree(data_dir)
     out("reset: deleted %s" % data_dir)
@@ -517,7 +529,7 @@ def cmd_once(args, out):
 
 def cmd_kill(args, out):
     settings = _recorded(args)
-    cluster = Cluster(settings, catalog.available(), out)
+    cluster = Cluster.recorded(settings, out)
     chosen = cluster.find(args.node)
     count = cluster.stop(chosen)
     out("stopped %s (%d processes)" % (", ".join(proc.name for proc in chosen), count))

@@ -129,16 +129,35 @@ def load_settings(data_dir):
 
 
 def save_settings(settings, processes=()):
-    """Record ``settings`` and the process table (name, port, pid file, log)."""
+    """Record ``settings`` and the process table (name, program, node, port,
+    config, pid file, log) of what start runs."""
     record = {
         "version": STATE_VERSION,
         "settings": {k: v for k, v in dataclasses.asdict(settings).items() if k != "data_dir"},
         "processes": [
-            {"name": p.name, "node": p.node, "port": p.port, "pid_file": p.pid_file, "log": p.log_file}
+            {"name": p.name, "program": p.program.name, "node": p.node, "port": p.port,
+             "conf": p.conf_file, "pid_file": p.pid_file, "log": p.log_file}
             for p in processes
         ],
     }
     atomic_write(state_path(settings.data_dir), (json.dumps(record, indent=2) + "\n").encode("utf-8"))
+
+
+def load_processes(data_dir):
+    """The process table start recorded, as :class:`Proc` (programs this table
+    no longer knows are left out); None when there is no usable record."""
+    try:
+        with open(state_path(data_dir), encoding="utf-8") as handle:
+            record = json.load(handle)
+        result = []
+        for entry in record["processes"]:
+            program = catalog.BY_NAME.get(entry["program"])
+            if program is not None:
+                result.append(Proc(entry["name"], program, entry["node"], entry["port"], entry["conf"],
+                                   entry["pid_file"], entry["log"]))
+        return result
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 # --- where things are ---------------------------------------------------------

@@ -119,3 +119,11 @@ def test_rings_are_built_once_with_a_zone_per_node(tmp_path, objstore_conf):
     assert os.stat(os.path.join(layout.ring_dir(str(tmp_path)), "object.ring.gz")).st_mtime_ns == before
     os.unlink(os.path.join(layout.ring_dir(str(tmp_path)), "account.ring.gz"))
     assert layout.build_rings(settings) == ["account"]  # rewritten from its builder
+
+
+def test_the_process_table_is_recorded(tmp_path):
+    settings = layout.Settings(str(tmp_path), nodes=1, replicas=1)
+    table = layout.processes(settings, [catalog.BY_NAME["object-server"], catalog.BY_NAME["object-auditor"]])
+    assert layout.load_processes(str(tmp_path)) is None
+    layout.save_settings(settings, table)
+    assert layout.load_processes(str(tmp_path)) == table

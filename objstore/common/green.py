@@ -69,3 +69,14 @@ def green_socket_module():
 def hubs_reinit():
     """Give a freshly forked child its own hub (the parent's epoll fd is shared)."""
     eventlet.hubs.use_hub()
+
+
+def start_native_thread(target, name="native"):
+    """Run ``target`` in a real OS thread (a daemon) even when ``threading`` is
+    monkey-patched: for a C library's blocking loop (libvirt's event loop).
+    Not through tpool: tpool joins its threads at exit, so a loop that never
+    returns would keep the process from exiting."""
+    threading = eventlet.patcher.original("threading")
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread.start()
+    return thread

@@ -302,9 +302,9 @@ class ComputeApiApp(BaseApp):
         self._method_not_allowed(req)
 
 
-def _tpool_starter(target):
-    """Run libvirt's event loop in a native thread under eventlet."""
-    green.spawn_n(green.tpool_execute, target)
+def _native_starter(target):
+    """Run libvirt's event loop in a native OS thread under eventlet."""
+    green.start_native_thread(target, "libvirt-events")
 
 
 def app_factory(conf_path, config, logger):
@@ -316,7 +316,7 @@ def app_factory(conf_path, config, logger):
     compute_conf = section_from(sections, conf_path, "compute", compute_config.ComputeConfig)
     flavors = compute_config.flavors_from(sections, conf_path)
     state_dir = compute_conf.state_dir or compute_config.default_state_dir()
-    host = Host(compute_conf, flavors, Hypervisor(compute_conf.connection_uri, _tpool_starter), state_dir, logger)
+    host = Host(compute_conf, flavors, Hypervisor(compute_conf.connection_uri, _native_starter), state_dir, logger)
     try:
         changes = Compute(host).reconcile()
         for instance_id, old, new in changes:

@@ -113,3 +113,50 @@ def test_tiny_guest_boots_and_lives_its_life(object_store, embed_uri, tmp_path):
     assert compute.image_list() == []
     host.close()
     conn.close()
+
+
+def test_api_process_serves_embed_and_exits_on_sigterm(object_store, embed_uri, tmp_path):
+    """objstore-compute-api runs libvirt's event loop (needed by qemu:///embed)
+    in a native thread under eventlet; SIGTERM must still end the process."""
+    need_qemu_embed()
+    import json
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    from objstore.client import get_auth
+
+    storage_url, token = get_auth(object_store.auth_url, object_store.user, object_store.key)
+    base = storage_url.split("/v1/")[0]
+    conf = tmp_path / "compute.conf"
+    conf.write_text(
+        "[compute]\nconnection_uri = %s\nstate_dir = %s\n[compute-api]\nbind_port = 0\nobjstore_url = %s\n"
+        % (embed_uri, tmp_path / "state", base)
+    )
+    port_file = tmp_path / "port"
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    proc = subprocess.Popen(
+        [sys.executable, os.path.join(root, "bin", "objstore-compute-api"), str(conf), "--port-file", str(port_file)],
+        env=dict(os.environ, PYTHONPATH=root),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not port_file.exists():
+            assert proc.poll() is None, "objstore-compute-api exited at start"
+            assert time.monotonic() < deadline, "objstore-compute-api did not start"
+            time.sleep(0.1)
+        req = urllib.request.Request(
+            "http://127.0.0.1:%s/v1/servers" % port_file.read_text().strip(),
+            headers={"X-Auth-Token": token, "X-Storage-Url": storage_url},
+        )
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            assert json.loads(resp.read()) == {"servers": []}
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -62,6 +62,10 @@ from objstore.obj import metadata as meta_mod
 
 ASYNC_VERSION = 1
 DEFAULT_CHUNK = 65536
+# Bodies this big are preallocated: a full disk answers 507 before the body
+# is read, and the file is less fragmented. Smaller ones are not (a syscall
+# less per small PUT; a full disk still fails their write with ENOSPC -> 507).
+PREALLOCATE_MIN = 1048576
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 # Keys of a .data file's metadata that a .meta (POST) never replaces; all
 # others (user metadata, Content-Encoding, X-Delete-At...) come from the
@@ -443,7 +447,7 @@ class DiskFileWriter:
             if err.errno in _NO_SPACE:
                 raise DiskFileNoSpace("no space to create a temp file") from None
             raise
-        if size:
+        if size and size >= PREALLOCATE_MIN:
             try:
                 os.posix_fallocate(self._fd, 0, size)
             except OSError as err:

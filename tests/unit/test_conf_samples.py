@@ -43,6 +43,13 @@ NOT_WRITTEN = {
     ("objstore.proxy.middleware.tempauth.Config", "users"): "given as user_<account>_<user> = <key> lines",
 }
 
+# Keys a sample section may hold besides its class's options: (class qualname
+# or "*", key prefix).
+NOT_OPTIONS = {
+    ("*", "use"),  # which middleware or app a section is
+    ("objstore.proxy.middleware.tempauth.Config", "user_"),
+}
+
 
 def _module_names():
     base = os.path.dirname(os.path.abspath(objstore.__file__))
@@ -99,7 +106,8 @@ def _parse(path):
     sections, current = {}, None
     with open(path, encoding="utf-8") as handle:
         for line in handle:
-            header = re.match(r"^\s*\[([^\]]+)\]\s*$", line)
+            # a commented-out header ("# [flavor:m1.tiny]") starts an example section
+            header = re.match(r"^\s*(?:#\s*)?\[([^\]]+)\]\s*$", line)
             if header:
                 current = sections.setdefault(header.group(1), {})
                 continue
@@ -227,3 +235,18 @@ def test_objstore_conf_sample_has_empty_hash_secrets():
     """The secrets must be chosen per cluster: the sample shows the keys, never values."""
     section = _parse(os.path.join(ETC, "objstore.conf-sample")).get("objstore-hash", {})
     assert section.get("hash_path_prefix") == "" and section.get("hash_path_suffix") == ""
+
+
+@pytest.mark.parametrize("cls,sample,section,inherit", PAIRS,
+                         ids=["%s[%s]" % (_qualname(p[0]), p[2]) for p in PAIRS])
+def test_sample_lists_no_option_the_code_does_not_have(cls, sample, section, inherit):
+    """A renamed or removed option must leave the sample too (commented lines count)."""
+    if sample is None or not os.path.exists(sample):
+        return  # reported by test_sample_lists_every_option_with_its_default
+    names = {name for name, _default, _doc in options_of(cls)}
+    stale = [
+        key for key in _parse(sample).get(section, {})
+        if key not in names
+        and not any(owner in ("*", _qualname(cls)) and key.startswith(prefix) for owner, prefix in NOT_OPTIONS)
+    ]
+    assert not stale, "%s [%s] lists %s, which %s does not have" % (sample, section, stale, _qualname(cls))

@@ -157,7 +157,8 @@ class _BodyReader:
     def read(self, amount=65536):
         if self.left <= 0:
             return b""
-        chunk = self.handle.read(min(amount, self.left, 65536) if amount and amount > 0 else min(self.left, 65536))
+        want = min(self.left, 65536) if amount is None or amount < 0 else min(amount, self.left, 65536)
+        chunk = self.handle.read(want)
         self.left -= len(chunk)
         return chunk
 

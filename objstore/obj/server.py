@@ -461,6 +461,7 @@ class ObjectServer(BaseApp):
         for key in [k for k in metadata if k.lower().startswith(SYSMETA_PREFIX)]:
             del metadata[key]  # sysmeta is set by PUT only
         df.write_metadata(metadata)
+        self._queue_delete_at(req, device, account, container, obj, timestamp)
         return Response(status=202, body=b"", headers={"X-Backend-Timestamp": timestamp.internal})
 
     # --- REPLICATE -------------------------------------------------------------------

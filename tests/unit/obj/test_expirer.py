@@ -134,3 +134,27 @@ def test_unreachable_primaries_keep_the_row(cluster):
     cluster.pool.down.clear()
     assert _listing(cluster, expirer.EXPIRING_ACCOUNT, queue)
     assert _expirer(cluster, delete_at + 1).run_pass()["objects_expired"] == 1
+
+
+def test_post_with_delete_at_is_queued_too(cluster):
+    _make_container(cluster, "a", "c")
+    part, nodes = cluster.ring.get_nodes("a", "c", "later")
+    ts = Timestamp.now()
+    for replica, node in enumerate(nodes):
+        headers = {"X-Timestamp": ts.internal, "Content-Type": "text/plain"}
+        headers.update(cluster.container_headers("a", "c", replica))
+        cluster.request(cluster.index_of(node), "PUT", "/%s/%d/a/c/later" % (node["device"], part), headers, b"x")
+    delete_at = int(time.time()) + 100
+    queue = expirer.queue_container(delete_at)
+    qpart, qnodes = cluster.rings["container"].get_nodes(expirer.EXPIRING_ACCOUNT, queue)
+    post_ts = Timestamp.now()
+    for replica, node in enumerate(nodes):
+        qnode = qnodes[replica % len(qnodes)]
+        resp = cluster.request(cluster.index_of(node), "POST", "/%s/%d/a/c/later" % (node["device"], part), {
+            "X-Timestamp": post_ts.internal, "X-Delete-At": str(delete_at),
+            "X-Delete-At-Host": "%s:%s" % (qnode["ip"], qnode["port"]), "X-Delete-At-Device": qnode["device"],
+            "X-Delete-At-Partition": str(qpart), "X-Delete-At-Container": queue})
+        assert resp.status == 202
+    assert _listing(cluster, expirer.EXPIRING_ACCOUNT, queue) == {expirer.queue_entry(delete_at, "a", "c", "later")}
+    assert _expirer(cluster, delete_at + 1).run_pass()["objects_expired"] == 1
+    assert _listing(cluster, "a", "c") == set()

@@ -233,22 +233,22 @@ def test_daemon_main_once_and_sigterm(tmp_path):
         jitter = 0
     """ % (tmp_path / "devices"))
     proc = _run_script(tmp_path, [conf, "--once", "--devices", "sdb1"])
-    assert proc.wait(30) == 0
+    assert proc.wait(90) == 0
     cached = recon.read_recon(str(tmp_path / "recon"), "toy-worker")
     assert cached["passes"] == 1 and cached["partial"] is True
     proc = _run_script(tmp_path, [conf], stderr=subprocess.PIPE)
     # wait for the first pass to be recorded, then ask it to stop
     import time
-    deadline = time.time() + 30
+    deadline = time.time() + 90
     while recon.read_recon(str(tmp_path / "recon"), "toy-worker").get("passes") != 2:
         assert time.time() < deadline and proc.poll() is None
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(30) == 0
+    assert proc.wait(90) == 0
     assert b"toy-worker stopped" in proc.stderr.read()
 
 
 def test_daemon_main_config_error(tmp_path):
     proc = _run_script(tmp_path, [str(tmp_path / "missing.conf"), "--once"], stderr=subprocess.PIPE)
-    assert proc.wait(30) == 2
+    assert proc.wait(90) == 2
     assert b"cannot read config" in proc.stderr.read()

@@ -19,8 +19,10 @@ one that uses a native thread pool).
 """
 
 import contextlib
+import os
 import threading
 import time
+import urllib.parse
 import xml.etree.ElementTree as ET
 
 import libvirt
@@ -65,6 +67,26 @@ def needs_event_loop(uri):
     return uri.startswith("qemu:///embed")
 
 
+# COMPUTE-NOTES §3.4: without stdio_handler=file every start needs virtlogd;
+# without user/group root (when we are root) libvirt re-probes QEMU at every
+# create (45 s) and a second process kills guests it finds on reattach.
+EMBED_QEMU_CONF = 'stdio_handler = "file"\nuser = "root"\ngroup = "root"\n'
+
+
+def prepare_embed_root(uri):
+    """Write ``<root>/etc/qemu.conf`` for a ``qemu:///embed?root=DIR`` URI
+    when it has none (only as root, whose settings these are)."""
+    query = urllib.parse.urlsplit(uri).query
+    root = urllib.parse.parse_qs(query).get("root", [""])[0]
+    if not root or os.geteuid() != 0:
+        return
+    path = os.path.join(root, "etc", "qemu.conf")
+    if not os.path.exists(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as handle:
+            handle.write(EMBED_QEMU_CONF)
+
+
 _NOT_FOUND = {libvirt.VIR_ERR_NO_DOMAIN}
 _INVALID = {libvirt.VIR_ERR_OPERATION_INVALID}
 _UNAVAILABLE = {
@@ -95,6 +117,18 @@ def translated(what):
         if code in _UNAVAILABLE:
             raise HypervisorUnavailable(message) from None
         raise HypervisorError(message) from None
+
+
+def _power_off(dom):
+    """``destroy()`` unless already off; a guest that powers itself off
+    between the check and the call (an ACPI event it took late) is fine."""
+    if not dom.isActive():
+        return
+    try:
+        dom.destroy()
+    except libvirt.libvirtError:
+        if dom.isActive():
+            raise
 
 
 _POWER = {
@@ -130,6 +164,7 @@ class Hypervisor:
             if self._conn is None:
                 libvirt.registerErrorHandler(_quiet, None)
                 if needs_event_loop(self.uri):
+                    prepare_embed_root(self.uri)
                     ensure_event_loop(self.loop_starter)
                 try:
                     self._conn = libvirt.open(self.uri)
@@ -187,8 +222,7 @@ class Hypervisor:
         """Hard power-off; a domain already off is fine."""
         dom = self._dom(uuid)
         with translated("destroy %s" % uuid):
-            if dom.isActive():
-                dom.destroy()
+            _power_off(dom)
 
     def pause(self, uuid):
         dom = self._dom(uuid)
@@ -219,8 +253,7 @@ class Hypervisor:
         except InstanceNotFound:
             return
         with translated("undefine %s" % uuid):
-            if dom.isActive():
-                dom.destroy()
+            _power_off(dom)
             flags = (
                 libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
                 | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA

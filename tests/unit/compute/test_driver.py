@@ -79,3 +79,21 @@ def test_ours_lists_only_domains_with_our_record(hypervisor, tmp_path):
     assert [(u, p, r["name"]) for u, p, r in found] == [(mine, states.SHUTOFF, "renamed")]
     assert theirs not in [u for u, _, _ in found]
     assert hypervisor.describe()["type"] == "TEST"
+
+
+def test_embed_root_gets_its_qemu_conf(tmp_path):
+    import os
+
+    from objstore.compute.driver import EMBED_QEMU_CONF, needs_event_loop, prepare_embed_root
+
+    uri = "qemu:///embed?root=%s" % (tmp_path / "e")
+    assert needs_event_loop(uri) and not needs_event_loop("qemu:///system")
+    prepare_embed_root(uri)
+    conf = tmp_path / "e" / "etc" / "qemu.conf"
+    if os.geteuid() == 0:
+        assert conf.read_text() == EMBED_QEMU_CONF
+        conf.write_text("# mine\n")
+        prepare_embed_root(uri)  # never overwrites an operator's file
+        assert conf.read_text() == "# mine\n"
+    else:
+        assert not conf.exists()

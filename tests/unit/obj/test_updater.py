@@ -123,3 +123,24 @@ def test_newest_per_object_and_update_request():
     assert obsolete == ["%s-1700000001.00000" % h1]
     entry = {"op": "PUT", "account": "a", "container": "c c", "obj": "o/x", "headers": {"X-Size": 1}}
     assert update_request(entry, NODES[0]) == ("PUT", "/sdb1/7/a/c%20c/o/x", {"X-Size": "1"})
+
+
+def test_a_crash_mid_update_keeps_the_file(node):
+    devices, manager, logger = node
+    ts = Timestamp.now()
+    path = manager.write_async_pending("sdb1", "PUT", "a", "c", "o", ts, {"X-Timestamp": ts.internal}, NODES)
+
+    class Crash(BaseException):
+        pass
+
+    class CrashingPool(RecordingPool):
+        def request(self, ip, port, method, path, headers=None, body=None):
+            if port == 6021:
+                raise Crash()  # the process dies between two container nodes
+            return super().request(ip, port, method, path, headers, body)
+
+    with pytest.raises(Crash):
+        _updater(devices, logger, CrashingPool({})).run_pass()
+    assert os.path.exists(path)
+    _updater(devices, logger, RecordingPool({})).run_pass()
+    assert not os.path.exists(path)

@@ -26,6 +26,7 @@ import json
 import os
 import shutil
 import threading
+import time
 import urllib.parse
 import uuid
 
@@ -40,6 +41,9 @@ from objstore.compute.records import Instance, InstanceRecords
 
 def _now():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+SHUTDOWN_RETRY = 10.0  # seconds between ACPI presses (Nova's SHUTDOWN_RETRY_INTERVAL)
 
 
 def account_of(storage_url):
@@ -379,11 +383,7 @@ class Compute:
         def work(inst):
             power = self.hv.power_state(inst.id)
             if power == states.RUNNING and inst.state == states.ACTIVE:
-                try:
-                    self.hv.shutdown(inst.id)
-                except ObjstoreError:
-                    pass  # the guest cannot take ACPI: the hard stop below
-                if self.hv.wait_for(inst.id, (states.SHUTOFF, states.MISSING), timeout):
+                if self._clean_shutdown(inst.id, timeout):
                     return
             if power == states.SAVED:
                 self.hv.discard_managed_save(inst.id)
@@ -413,17 +413,29 @@ class Compute:
             return self._act(ref, "reboot_hard", self._hard_reboot)
 
         def soft(inst):
-            try:
-                self.hv.shutdown(inst.id)
-                down = self.hv.wait_for(inst.id, (states.SHUTOFF,), self.config.soft_reboot_timeout)
-            except ObjstoreError:
-                down = False
-            if down:
+            if self._clean_shutdown(inst.id, self.config.soft_reboot_timeout):
                 self.hv.start(inst.id)
             else:
                 self._hard_reboot(inst)
 
         return self._act(ref, "reboot_soft", soft)
+
+    def _clean_shutdown(self, instance_id, timeout):
+        """ACPI power button, pressed again every ``SHUTDOWN_RETRY`` seconds
+        (as Nova's _clean_shutdown: a guest that is still booting, or whose
+        acpid has not started yet, drops the first press) until the domain is
+        off or ``timeout`` passes. :returns: True when it went off."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.hv.shutdown(instance_id)
+            except ObjstoreError:
+                pass  # the guest cannot take ACPI now: wait, press again, or hard stop
+            left = deadline - time.monotonic()
+            if self.hv.wait_for(instance_id, (states.SHUTOFF, states.MISSING), max(0.0, min(SHUTDOWN_RETRY, left))):
+                return True
+            if time.monotonic() >= deadline:
+                return False
 
     def _hard_reboot(self, inst):
         if self.hv.power_state(inst.id) != states.MISSING:

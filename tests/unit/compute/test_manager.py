@@ -251,3 +251,23 @@ def test_soft_reboot_falls_back_to_hard(compute, host, raw_image, monkeypatch):
     monkeypatch.setattr(host.hypervisor, "shutdown", lambda uuid: None)
     assert compute.reboot(iid)["state"] == "ACTIVE"
     assert host.hypervisor.power_state(iid) == states.RUNNING
+
+
+def test_stop_presses_the_power_button_again(compute, host, raw_image, monkeypatch):
+    from objstore.compute import manager
+
+    iid = compute.boot("vm1", "m1.tiny", raw_image["id"])["id"]
+    real_shutdown = host.hypervisor.shutdown
+    presses = []
+
+    def late_guest(uuid):  # a guest whose acpid was not up for the first press
+        presses.append(uuid)
+        if len(presses) == 2:
+            real_shutdown(uuid)
+
+    monkeypatch.setattr(manager, "SHUTDOWN_RETRY", 0.1)
+    monkeypatch.setattr(host.hypervisor, "shutdown", late_guest)
+    destroyed = []
+    monkeypatch.setattr(host.hypervisor, "destroy", lambda uuid: destroyed.append(uuid))
+    assert compute.stop(iid, timeout=30)["state"] == "STOPPED"
+    assert len(presses) == 2 and destroyed == []  # clean: no hard stop

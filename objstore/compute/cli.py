@@ -18,7 +18,7 @@ import os
 import sys
 
 from objstore.client.connection import Connection
-from objstore.common.exceptions import ObjstoreError
+from objstore.common.exceptions import HypervisorUnavailable, ObjstoreError
 from objstore.compute import config as compute_config
 from objstore.compute.images import ImageStore
 from objstore.compute.manager import Compute, Host, account_of
@@ -111,8 +111,13 @@ def make_compute(args, hypervisor=None):
     config, flavors, _ = compute_config.load(args.config, {"connection_uri": args.libvirt_uri})
     state_dir = args.state_dir or config.state_dir or compute_config.default_state_dir()
     if hypervisor is None:
-        from objstore.compute.driver import Hypervisor  # libvirt only when needed
-
+        try:
+            from objstore.compute.driver import Hypervisor  # libvirt only when needed
+        except ImportError as err:
+            raise HypervisorUnavailable(
+                "the libvirt binding is missing (%s): apt-get install libvirt-dev pkg-config, "
+                "then pip install 'libvirt-python>=9.0'" % err
+            ) from None
         hypervisor = Hypervisor(config.connection_uri)
     host = Host(config, flavors, hypervisor, state_dir)
     images = owner = None

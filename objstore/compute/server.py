@@ -34,6 +34,7 @@ from objstore.common.config import read_ini, section_from
 from objstore.common.exceptions import (
     BadRequest,
     ClientError,
+    ConfigError,
     NotFound,
     ObjstoreError,
     ServiceUnavailable,
@@ -310,7 +311,13 @@ def _native_starter(target):
 def app_factory(conf_path, config, logger):
     """``objstore-compute-api``'s app: [compute-api] is ``config``; [compute]
     and [flavor:*] come from the same file."""
-    from objstore.compute.driver import Hypervisor  # libvirt only in the process that serves
+    try:
+        from objstore.compute.driver import Hypervisor  # libvirt only in the process that serves
+    except ImportError as err:
+        raise ConfigError(
+            "the libvirt binding is missing (%s): apt-get install libvirt-dev pkg-config, "
+            "then pip install 'libvirt-python>=9.0'" % err
+        ) from None
 
     sections = read_ini(conf_path)
     compute_conf = section_from(sections, conf_path, "compute", compute_config.ComputeConfig)

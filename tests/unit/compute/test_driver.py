@@ -8,6 +8,7 @@ import pytest
 from objstore.common.exceptions import HypervisorError, HypervisorUnavailable, InstanceNotFound, InvalidInstanceState
 from objstore.compute import states
 from objstore.compute.domain import DomainSpec, domain_xml, metadata_element
+from tests.unit.compute.conftest import need_libvirt
 
 pytestmark = pytest.mark.compute
 
@@ -62,6 +63,7 @@ def test_errors_are_translated(hypervisor, tmp_path):
 
 
 def test_unreachable_uri_is_503_one_line():
+    need_libvirt()
     from objstore.compute.driver import Hypervisor
 
     hv = Hypervisor("test:///nonexistent/dir/node.xml")
@@ -84,6 +86,7 @@ def test_ours_lists_only_domains_with_our_record(hypervisor, tmp_path):
 def test_embed_root_gets_its_qemu_conf(tmp_path):
     import os
 
+    need_libvirt()
     from objstore.compute.driver import EMBED_QEMU_CONF, needs_event_loop, prepare_embed_root
 
     uri = "qemu:///embed?root=%s" % (tmp_path / "e")

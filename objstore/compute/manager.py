@@ -146,6 +146,11 @@ class Compute:
         self.owner = owner
         self._powers = {}  # instance id -> power state, as the last reconcile saw
 
+    def close(self):
+        """Close this user's object store connection (the Host stays open)."""
+        if self._images is not None:
+            self._images.conn.close()
+
     # --- flavors and images ----------------------------------------------------
     def flavor_list(self):
         return [flavor.as_dict() for flavor in self.host.flavors.values()]

@@ -144,8 +144,7 @@ class ComputeApiApp(BaseApp):
         try:
             return handler(req, compute, rest)
         finally:
-            if compute._images is not None:
-                compute._images.conn.close()
+            compute.close()
 
     @staticmethod
     def _body(req):

@@ -2,8 +2,9 @@
 container server last reported), the account's stat row (timestamps, totals,
 status, metadata) and the container listing query.
 
-The generic machinery is in ``objstore/db/broker.py``; listing parameters and
-rendering in ``objstore/db/listing.py``. No HTTP here.
+The generic machinery (pending file, merges, sync points, reclaim, schema
+versions, the listing query) is in ``objstore/db/broker.py``; listing
+parameters and rendering in ``objstore/db/listing.py``. No HTTP here.
 
 Container rows: ``name, put_timestamp, delete_timestamp, object_count,
 bytes_used, deleted``. Two rows of one name merge field-wise: the newer put
@@ -14,8 +15,7 @@ container server re-reports changed counts under the same put timestamp).
 """
 
 from objstore.common.timestamp import Timestamp
-from objstore.db import listing
-from objstore.db.broker import ZERO_TS, DatabaseBroker
+from objstore.db.broker import DatabaseBroker
 
 SCHEMA = """
 CREATE TABLE container (
@@ -91,28 +91,20 @@ class AccountBroker(DatabaseBroker):
     """An account's SQLite DB (see the module docstring for the rows)."""
 
     db_type = "account"
+    schema = SCHEMA
     item_table = "container"
     item_fields = ("name", "put_timestamp", "delete_timestamp", "object_count", "bytes_used", "deleted")
+    listing_fields = ("name", "object_count", "bytes_used", "put_timestamp")
     stat_table = "account_stat"
+    live_count_field = "container_count"
     row_timestamp_field = "delete_timestamp"
     schema_version = 1
     migrations = {}
 
-    def _create_tables(self, conn):
-        conn.executescript(SCHEMA)
-
-    def _insert_stat(self, conn, put_ts, created_at, storage_id, metadata_json):
-        conn.execute(
-            "INSERT INTO account_stat (account, created_at, put_timestamp, status_changed_at, id, metadata) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (self.account, created_at, put_ts, put_ts, storage_id, metadata_json),
-        )
-
     def is_deleted_info(self, info):
         if info.get("status") == DELETED_STATUS:
             return True
-        return not info["container_count"] and \
-            Timestamp(info["delete_timestamp"]) > Timestamp(info["put_timestamp"])
+        return super().is_deleted_info(info)
 
     def is_status_deleted(self):
         """True when a DELETE marked the account (the reaper's cue), whatever it holds."""
@@ -141,36 +133,6 @@ class AccountBroker(DatabaseBroker):
         row = container_row(name, put_timestamp, delete_timestamp, object_count, bytes_used)
         self.put_record([row[field] for field in self.item_fields])
 
-    def empty(self):
-        self._commit_puts()
-        with self.get() as conn:
-            return not conn.execute("SELECT container_count FROM account_stat").fetchone()[0]
-
-    def _fetch(self, conn):
-        def fetch(lower, lower_incl, upper, upper_incl, count, reverse):
-            sql = ["SELECT name, object_count, bytes_used, put_timestamp FROM container WHERE deleted = 0"]
-            args = []
-            if lower is not None:
-                sql.append("AND name >= ?" if lower_incl else "AND name > ?")
-                args.append(lower)
-            if upper is not None:
-                sql.append("AND name <= ?" if upper_incl else "AND name < ?")
-                args.append(upper)
-            sql.append("ORDER BY name DESC LIMIT ?" if reverse else "ORDER BY name LIMIT ?")
-            args.append(count)
-            return (dict(row) for row in conn.execute(" ".join(sql), args))
-
-        return fetch
-
-    def list_containers(self, limit, marker="", end_marker="", prefix="", delimiter="", reverse=False, path=None):
-        """A page of live containers: dicts ``{name, object_count, bytes_used,
-        put_timestamp}`` and ``{"subdir": name}`` entries."""
-        self._commit_puts()
-        with self.get() as conn:
-            return listing.walk(self._fetch(conn), limit, marker, end_marker, prefix, delimiter, reverse, path)
-
-    def get_info(self):
-        info = super().get_info()
-        for key in ("put_timestamp", "delete_timestamp", "status_changed_at", "created_at"):
-            info[key] = info.get(key) or ZERO_TS
-        return info
+    # a page of live containers: dicts {name, object_count, bytes_used,
+    # put_timestamp} and {"subdir": name} entries
+    list_containers = DatabaseBroker.list_items

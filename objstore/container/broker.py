@@ -3,7 +3,7 @@ container's stat row (timestamps, counts, what was last reported to the
 account, metadata) and the object listing query.
 
 The generic machinery (pending file, merges, sync points, reclaim, schema
-versions) is in ``objstore/db/broker.py``; listing parameters and rendering
+versions, the listing query) is in ``objstore/db/broker.py``; listing parameters and rendering
 in ``objstore/db/listing.py``. No HTTP here.
 
 Object rows: ``name, created_at, size, content_type, etag, deleted``. The row
@@ -12,8 +12,7 @@ tombstone has size 0 so the triggers' byte arithmetic stays right.
 """
 
 from objstore.common.timestamp import Timestamp
-from objstore.db import listing
-from objstore.db.broker import ZERO_TS, DatabaseBroker
+from objstore.db.broker import DatabaseBroker
 
 SCHEMA = """
 CREATE TABLE object (
@@ -82,25 +81,15 @@ class ContainerBroker(DatabaseBroker):
     """A container's SQLite DB (see the module docstring for the rows)."""
 
     db_type = "container"
+    schema = SCHEMA
     item_table = "object"
     item_fields = ("name", "created_at", "size", "content_type", "etag", "deleted")
+    listing_fields = ("name", "created_at", "size", "content_type", "etag")
     stat_table = "container_stat"
+    name_fields = ("account", "container")
+    live_count_field = "object_count"
     schema_version = 1
     migrations = {}
-
-    def _create_tables(self, conn):
-        conn.executescript(SCHEMA)
-
-    def _insert_stat(self, conn, put_ts, created_at, storage_id, metadata_json):
-        conn.execute(
-            "INSERT INTO container_stat (account, container, created_at, put_timestamp, "
-            "status_changed_at, id, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (self.account, self.container, created_at, put_ts, put_ts, storage_id, metadata_json),
-        )
-
-    def is_deleted_info(self, info):
-        return info["object_count"] in (0, None) and \
-            Timestamp(info["delete_timestamp"]) > Timestamp(info["put_timestamp"])
 
     def _merge_rows(self, old, new):
         return merge_object_rows(old, new)
@@ -117,13 +106,6 @@ class ContainerBroker(DatabaseBroker):
 
     def delete_object(self, name, timestamp):
         self.put_object(name, timestamp, 0, "", "", deleted=1)
-
-    def empty(self):
-        """True when no live object rows remain."""
-        self._commit_puts()
-        with self.get() as conn:
-            row = conn.execute("SELECT object_count FROM container_stat").fetchone()
-        return not row[0]
 
     # --- account reports -------------------------------------------------------------
     def reported(self, put_timestamp, delete_timestamp, object_count, bytes_used):
@@ -145,36 +127,6 @@ class ContainerBroker(DatabaseBroker):
             or info["bytes_used"] != info["reported_bytes_used"]
         )
 
-    # --- listing -------------------------------------------------------------------
-    def _fetch(self, conn):
-        def fetch(lower, lower_incl, upper, upper_incl, count, reverse):
-            sql = ["SELECT name, created_at, size, content_type, etag FROM object WHERE deleted = 0"]
-            args = []
-            if lower is not None:
-                sql.append("AND name >= ?" if lower_incl else "AND name > ?")
-                args.append(lower)
-            if upper is not None:
-                sql.append("AND name <= ?" if upper_incl else "AND name < ?")
-                args.append(upper)
-            sql.append("ORDER BY name DESC LIMIT ?" if reverse else "ORDER BY name LIMIT ?")
-            args.append(count)
-            return (dict(row) for row in conn.execute(" ".join(sql), args))
-
-        return fetch
-
-    def list_objects(self, limit, marker="", end_marker="", prefix="", delimiter="", reverse=False, path=None):
-        """A page of live objects in name order (see ``listing.walk``).
-
-        :returns: list of dicts ``{name, created_at, size, content_type, etag}``
-            and ``{"subdir": name}`` entries.
-        """
-        self._commit_puts()
-        with self.get() as conn:
-            rows = listing.walk(self._fetch(conn), limit, marker, end_marker, prefix, delimiter, reverse, path)
-        return rows
-
-    def get_info(self):
-        info = super().get_info()
-        for key in ("put_timestamp", "delete_timestamp", "status_changed_at", "created_at"):
-            info[key] = info.get(key) or ZERO_TS
-        return info
+    # a page of live objects: dicts {name, created_at, size, content_type,
+    # etag} and {"subdir": name} entries
+    list_objects = DatabaseBroker.list_items

@@ -4,10 +4,11 @@ What lives here: the file layout and creation, the connection settings, the
 schema-version and migration machinery, the stat row (timestamps, metadata
 with per-key timestamps, the database id), the ``.pending`` file that batches
 concurrent updates, sync points for replication, reclaim, and the generic
-row operations (``merge_items``, ``get_items_since``). What a row *is* (an
-object row, a container row), how two rows of one name combine, and the
-listing queries live in ``container/broker.py`` and ``account/broker.py``.
-No HTTP here.
+row operations (``merge_items``, ``get_items_since``), the live-row count
+and deleted state, and the listing query over ``listing_fields``. What a row
+*is* (an object row, a container row), how two rows of one name combine, the
+schema and what a kind adds to the stat row live in ``container/broker.py``
+and ``account/broker.py``. No HTTP here.
 
 Theory of operation
 -------------------
@@ -72,6 +73,7 @@ from objstore.common.exceptions import (
 from objstore.common.fs import fsync_dir, mkdirs
 from objstore.common.hashing import hash_path, suffix_of
 from objstore.common.timestamp import Timestamp
+from objstore.db import listing
 
 PENDING_CAP = 131072  # bytes of pending records that trigger a merge (~1000 rows)
 PENDING_VERSION = 1
@@ -210,8 +212,8 @@ def _merged_timestamps(row, created_at, put_timestamp, delete_timestamp):
 class DatabaseBroker:
     """One account or container database.
 
-    Subclasses set the class attributes and implement ``_create_tables``,
-    ``_record_to_item``, ``_merge_rows`` and the listing.
+    Subclasses set the class attributes and implement ``_record_to_item``
+    and ``_merge_rows``.
 
     :param db_file: path of the ``.db`` file.
     :param account: the account name (used when creating).
@@ -222,9 +224,13 @@ class DatabaseBroker:
     """
 
     db_type = None  # "container" or "account"
+    schema = None  # the SQL script that creates the item and stat tables
     item_table = None  # "object" or "container"
     item_fields = ()  # the row columns after ROWID, in order
+    listing_fields = ()  # the columns of a live row that a listing returns
     stat_table = None
+    name_fields = ("account",)  # the stat row's name columns, from the attributes of the same names
+    live_count_field = None  # the stat column the triggers keep as the number of live rows
     schema_version = 1
     migrations = {}  # {from_version: callable(conn)}, applied in order on open
 
@@ -377,10 +383,15 @@ class DatabaseBroker:
                     pass
 
     def _insert_stat(self, conn, put_ts, created_at, storage_id, metadata_json):
-        raise NotImplementedError
+        fields = self.name_fields + ("created_at", "put_timestamp", "status_changed_at", "id", "metadata")
+        values = tuple(getattr(self, name) for name in self.name_fields)
+        conn.execute(
+            "INSERT INTO %s (%s) VALUES (%s)" % (self.stat_table, ", ".join(fields), ", ".join("?" * len(fields))),
+            values + (created_at, put_ts, put_ts, storage_id, metadata_json),
+        )
 
     def _create_tables(self, conn):
-        raise NotImplementedError
+        conn.executescript(self.schema)
 
     def update_put_timestamp(self, timestamp):
         """Raise the put timestamp (a PUT of an existing DB); status_changed_at follows
@@ -428,8 +439,17 @@ class DatabaseBroker:
         return self.is_deleted_info(dict(row))
 
     def is_deleted_info(self, info):
-        """True when a ``get_info()`` dict describes a deleted DB (kind-specific)."""
-        raise NotImplementedError
+        """True when a ``get_info()`` dict describes a deleted DB: no live rows
+        and a delete timestamp newer than the put timestamp."""
+        return not info[self.live_count_field] and \
+            Timestamp(info["delete_timestamp"]) > Timestamp(info["put_timestamp"])
+
+    def empty(self):
+        """True when no live rows remain."""
+        self._commit_puts()
+        with self.get() as conn:
+            row = conn.execute("SELECT %s FROM %s" % (self.live_count_field, self.stat_table)).fetchone()
+        return not row[0]
 
     def is_reclaimable(self, now, reclaim_age):
         """True when deleted long enough ago that the file itself may go."""
@@ -445,6 +465,8 @@ class DatabaseBroker:
             info = dict(conn.execute("SELECT * FROM %s" % self.stat_table).fetchone())
             info["max_row"] = self._max_row(conn)
         info["metadata"] = json.loads(info.get("metadata") or "{}")
+        for key in ("put_timestamp", "delete_timestamp", "status_changed_at", "created_at"):
+            info[key] = info.get(key) or ZERO_TS
         return info
 
     def _max_row(self, conn):
@@ -631,6 +653,34 @@ class DatabaseBroker:
         return removed
 
     row_timestamp_field = "created_at"
+
+    # --- listing -------------------------------------------------------------------
+    def _fetch(self, conn):
+        """The ``fetch`` callable of ``listing.walk`` over this DB's live rows."""
+        def fetch(lower, lower_incl, upper, upper_incl, count, reverse):
+            sql = ["SELECT %s FROM %s WHERE deleted = 0" % (", ".join(self.listing_fields), self.item_table)]
+            args = []
+            if lower is not None:
+                sql.append("AND name >= ?" if lower_incl else "AND name > ?")
+                args.append(lower)
+            if upper is not None:
+                sql.append("AND name <= ?" if upper_incl else "AND name < ?")
+                args.append(upper)
+            sql.append("ORDER BY name DESC LIMIT ?" if reverse else "ORDER BY name LIMIT ?")
+            args.append(count)
+            return (dict(row) for row in conn.execute(" ".join(sql), args))
+
+        return fetch
+
+    def list_items(self, limit, marker="", end_marker="", prefix="", delimiter="", reverse=False, path=None):
+        """A page of live rows in name order (see ``listing.walk``).
+
+        :returns: list of dicts with the ``listing_fields`` keys and
+            ``{"subdir": name}`` entries.
+        """
+        self._commit_puts()
+        with self.get() as conn:
+            return listing.walk(self._fetch(conn), limit, marker, end_marker, prefix, delimiter, reverse, path)
 
     # --- sync points ---------------------------------------------------------------
     def get_sync(self, remote_id, incoming=True):

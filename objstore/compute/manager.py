@@ -175,11 +175,16 @@ class Compute:
 
     def image_delete(self, ref):
         """Delete an image (and the kernel/ramdisk uploaded with it); evicts it
-        from the local cache. :returns: the deleted ids."""
+        from the local cache unless an instance still boots from it.
+        :returns: the deleted ids."""
         image = self.images.find(ref)
         deleted = self.images.delete(image.id)
+        in_use = set()
+        for inst in self.records.all():  # every owner's: the cache is shared
+            in_use.update((inst.image_id, inst.kernel_id, inst.ramdisk_id))
         for image_id in deleted:
-            self.host.cache.evict(image_id)
+            if image_id not in in_use:  # an instance's overlay (or kernel) still needs it
+                self.host.cache.evict(image_id)
         return deleted
 
     # --- lookups ---------------------------------------------------------------

@@ -271,3 +271,13 @@ def test_stop_presses_the_power_button_again(compute, host, raw_image, monkeypat
     monkeypatch.setattr(host.hypervisor, "destroy", lambda uuid: destroyed.append(uuid))
     assert compute.stop(iid, timeout=30)["state"] == "STOPPED"
     assert len(presses) == 2 and destroyed == []  # clean: no hard stop
+
+
+def test_deleting_an_image_in_use_keeps_its_cached_base(compute, host, raw_image):
+    iid = compute.boot("vm1", "m1.tiny", raw_image["id"])["id"]
+    compute.image_delete(raw_image["id"])
+    assert host.cache.cached(raw_image["id"])  # the overlay's backing file
+    assert compute.reboot(iid, hard=True)["state"] == "ACTIVE"
+    with pytest.raises(ImageNotFound):
+        compute.boot("vm2", "m1.tiny", raw_image["id"])
+    compute.delete(iid)

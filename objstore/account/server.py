@@ -5,8 +5,9 @@ account awaits the reaper), DELETE (marks it deleted; the reaper empties it),
 HEAD, GET (the container listing), POST (metadata). On
 ``/<dev>/<part>/<account>/<container>``: PUT of a container row, the stats
 report a container server sends (``X-Put-Timestamp``,
-``X-Delete-Timestamp``, ``X-Object-Count``, ``X-Bytes-Used``). REPLICATE is
-in ``db/server.py``.
+``X-Delete-Timestamp``, ``X-Object-Count``, ``X-Bytes-Used``). HEAD, GET,
+POST and REPLICATE are in ``db/server.py``; what is an account's own is here
+(path shape, PUT and DELETE, the count headers, the ``Deleted`` status).
 
 The rows, totals and SQL are in ``account/broker.py``; the listing walk and
 rendering in ``db/listing.py``.
@@ -21,13 +22,7 @@ from objstore.common.hashing import conf_path
 from objstore.common.timestamp import Timestamp
 from objstore.account.broker import DELETED_STATUS, AccountBroker
 from objstore.db import listing
-from objstore.db.server import (
-    DatabaseServer,
-    DatabaseServerConfig,
-    check_partition,
-    metadata_headers,
-    request_timestamp,
-)
+from objstore.db.server import DatabaseServer, DatabaseServerConfig, check_partition, request_timestamp
 from objstore.web.app import Response, error_response, split_path
 from objstore.web.server import server_main
 
@@ -39,36 +34,6 @@ class AccountServerConfig(DatabaseServerConfig):
 
 ACCOUNT_META_PREFIXES = ("x-account-meta-", "x-account-sysmeta-")
 ACCOUNT_META_NAMES = frozenset(("x-account-access-control",))
-
-
-def stat_headers(info):
-    """HEAD/GET headers of an account from its ``get_info()``."""
-    headers = {
-        "X-Account-Container-Count": str(info["container_count"]),
-        "X-Account-Object-Count": str(info["object_count"]),
-        "X-Account-Bytes-Used": str(info["bytes_used"]),
-        "X-Timestamp": Timestamp(info["created_at"]).normal,
-        "X-PUT-Timestamp": Timestamp(info["put_timestamp"]).normal,
-    }
-    headers.update(backend_headers(info))
-    headers.update(metadata_headers(info["metadata"]))
-    return headers
-
-
-def backend_headers(info):
-    return {
-        "X-Backend-Timestamp": info["created_at"],
-        "X-Backend-Put-Timestamp": info["put_timestamp"],
-        "X-Backend-Delete-Timestamp": info["delete_timestamp"],
-        "X-Backend-Status-Changed-At": info["status_changed_at"],
-    }
-
-
-def deleted_headers(info):
-    headers = backend_headers(info)
-    if info.get("status") == DELETED_STATUS:
-        headers["X-Account-Status"] = "Deleted"
-    return headers
 
 
 class AccountServer(DatabaseServer):
@@ -85,12 +50,15 @@ class AccountServer(DatabaseServer):
     meta_kind = "account"
     meta_prefixes = ACCOUNT_META_PREFIXES
     meta_names = ACCOUNT_META_NAMES
-
-    def __init__(self, config, logger, constraints):
-        super().__init__(config, logger, constraints)
-        self.routes.update(
-            {"PUT": self.PUT, "DELETE": self.DELETE, "HEAD": self.HEAD, "GET": self.GET, "POST": self.POST}
-        )
+    item_type = "container"
+    item_path = "a container path on an account server"
+    count_headers = (
+        ("X-Account-Container-Count", "container_count"),
+        ("X-Account-Object-Count", "object_count"),
+        ("X-Account-Bytes-Used", "bytes_used"),
+    )
+    listing_limit_name = "account_listing_limit"
+    listing_entry = staticmethod(listing.container_entry)
 
     def _split(self, req):
         device, part, account, container = split_path(req.path_info, 3, 4)
@@ -99,19 +67,17 @@ class AccountServer(DatabaseServer):
         if container is not None:
             check_name(container, "container", self.constraints)
         broker = self.broker_for(device, partition, account)
-        return broker, account, container
+        return broker, (account,), container
 
-    def _info_or_404(self, broker):
-        if not broker.exists():
-            raise NotFound("No such account")
-        info = broker.get_info()
-        if broker.is_deleted_info(info):
-            return None, error_response(404, headers=deleted_headers(info))
-        return info, None
+    def deleted_headers(self, info):
+        headers = super().deleted_headers(info)
+        if info.get("status") == DELETED_STATUS:
+            headers["X-Account-Status"] = "Deleted"
+        return headers
 
     # --- verbs ------------------------------------------------------------------------
     def PUT(self, req):
-        broker, _account, container = self._split(req)
+        broker, _names, container = self._split(req)
         if container is not None:
             return self._put_container(req, broker, container)
         timestamp = request_timestamp(req)
@@ -145,61 +111,18 @@ class AccountServer(DatabaseServer):
         # the account must be live to gain containers; a deleted one still
         # takes deletions (the reaper's DELETEs report back here)
         if delete_ts <= put_ts and broker.is_deleted():
-            return error_response(404, headers=deleted_headers(broker.get_info()))
+            return error_response(404, headers=self.deleted_headers(broker.get_info()))
         broker.put_container(container, put_ts, delete_ts, object_count, bytes_used)
         return Response(status=204 if delete_ts > put_ts else 201)
 
     def DELETE(self, req):
-        broker, _account, container = self._split(req)
-        if container is not None:
-            raise BadRequest("DELETE of a container path on an account server")
+        broker, _names, container = self._split(req)
+        self._no_item(req, container)
         timestamp = request_timestamp(req)
         info, missing = self._info_or_404(broker)
         if missing is not None:
             return missing
         broker.delete_db(timestamp)
-        return Response(status=204)
-
-    def HEAD(self, req):
-        broker, _account, container = self._split(req)
-        if container is not None:
-            raise BadRequest("HEAD of a container path on an account server")
-        info, missing = self._info_or_404(broker)
-        if missing is not None:
-            return missing
-        resp = Response(status=204)
-        resp.headers.update(stat_headers(info))
-        fmt = listing.choose_format(req.params.get("format"), req.headers.get("Accept"))
-        resp.content_type = listing.FORMATS[fmt]
-        resp.charset = "utf-8"
-        return resp
-
-    def GET(self, req):
-        broker, account, container = self._split(req)
-        if container is not None:
-            raise BadRequest("GET of a container path on an account server")
-        params = self.listing_params(req, self.constraints.account_listing_limit)
-        info, missing = self._info_or_404(broker)
-        if missing is not None:
-            return missing
-        rows = broker.list_containers(
-            params["limit"], params["marker"], params["end_marker"], params["prefix"],
-            params["delimiter"], params["reverse"], params["path"],
-        )
-        return self.listing_response(
-            req, rows, listing.container_entry, "account", account, "container", stat_headers(info)
-        )
-
-    def POST(self, req):
-        broker, _account, container = self._split(req)
-        if container is not None:
-            raise BadRequest("POST of a container path on an account server")
-        timestamp = request_timestamp(req)
-        metadata = self.metadata_from(req, timestamp)
-        info, missing = self._info_or_404(broker)
-        if missing is not None:
-            return missing
-        broker.update_metadata(metadata)
         return Response(status=204)
 
 

@@ -3,11 +3,12 @@
 Verbs on ``/<dev>/<part>/<account>/<container>``: PUT (create, or raise the
 put timestamp and merge metadata), DELETE (only when empty), HEAD, GET (the
 object listing), POST (metadata). On ``/<dev>/<part>/<a>/<c>/<obj>``: PUT and
-DELETE of an object row, sent by object servers. REPLICATE is in
-``db/server.py``. After a PUT or DELETE of the container it reports its
-stats to the account server(s) named by ``X-Account-Host`` /
-``-Device`` / ``-Partition``; a failed report is only logged (the container
-updater catches up later).
+DELETE of an object row, sent by object servers. HEAD, GET, POST and
+REPLICATE are in ``db/server.py``; what is a container's own is here (path
+shape, PUT and DELETE, object rows, the versions headers, account reports).
+After a PUT or DELETE of the container it reports its stats to the account
+server(s) named by ``X-Account-Host`` / ``-Device`` / ``-Partition``; a
+failed report is only logged (the container updater catches up later).
 
 The rows, counts and SQL are in ``container/broker.py``; the listing walk and
 rendering in ``db/listing.py``.
@@ -21,16 +22,9 @@ from objstore.common.constraints import check_name, load_constraints
 from objstore.common.exceptions import BackendError, BadRequest, Conflict, DatabaseAlreadyExists, NotFound
 from objstore.common.hashing import conf_path
 from objstore.common.log import get_txn_id
-from objstore.common.timestamp import Timestamp
 from objstore.container.broker import ContainerBroker
 from objstore.db import listing
-from objstore.db.server import (
-    DatabaseServer,
-    DatabaseServerConfig,
-    check_partition,
-    metadata_headers,
-    request_timestamp,
-)
+from objstore.db.server import DatabaseServer, DatabaseServerConfig, check_partition, request_timestamp
 from objstore.web.app import Response, error_response, split_path
 from objstore.web.backend import ConnectionPool, quote_path
 from objstore.web.server import server_main
@@ -47,28 +41,6 @@ CONTAINER_META_NAMES = frozenset(
     ("x-container-read", "x-container-write", "x-container-sync-to", "x-container-sync-key")
 )
 VERSION_NAMES = frozenset(("x-versions-location", "x-history-location"))
-
-
-def stat_headers(info):
-    """HEAD/GET headers of a container from its ``get_info()``."""
-    headers = {
-        "X-Container-Object-Count": str(info["object_count"]),
-        "X-Container-Bytes-Used": str(info["bytes_used"]),
-        "X-Timestamp": Timestamp(info["created_at"]).normal,
-        "X-PUT-Timestamp": Timestamp(info["put_timestamp"]).normal,
-    }
-    headers.update(backend_headers(info))
-    headers.update(metadata_headers(info["metadata"]))
-    return headers
-
-
-def backend_headers(info):
-    return {
-        "X-Backend-Timestamp": info["created_at"],
-        "X-Backend-Put-Timestamp": info["put_timestamp"],
-        "X-Backend-Delete-Timestamp": info["delete_timestamp"],
-        "X-Backend-Status-Changed-At": info["status_changed_at"],
-    }
 
 
 def account_targets(headers):
@@ -109,14 +81,16 @@ class ContainerServer(DatabaseServer):
     db_type = "container"
     meta_kind = "container"
     meta_prefixes = CONTAINER_META_PREFIXES
+    item_type = "object"
+    item_path = "an object path on a container server"
+    count_headers = (("X-Container-Object-Count", "object_count"), ("X-Container-Bytes-Used", "bytes_used"))
+    listing_limit_name = "container_listing_limit"
+    listing_entry = staticmethod(listing.object_entry)
 
     def __init__(self, config, logger, constraints, pool=None):
         super().__init__(config, logger, constraints)
         self.meta_names = CONTAINER_META_NAMES | (VERSION_NAMES if config.allow_versions else frozenset())
         self.pool = pool or ConnectionPool(config.conn_timeout, config.node_timeout)
-        self.routes.update(
-            {"PUT": self.PUT, "DELETE": self.DELETE, "HEAD": self.HEAD, "GET": self.GET, "POST": self.POST}
-        )
 
     def _split(self, req):
         device, part, account, container, obj = split_path(req.path_info, 4, 5, rest_with_last=True)
@@ -126,11 +100,16 @@ class ContainerServer(DatabaseServer):
         if obj is not None:
             check_name(obj, "object", self.constraints)
         broker = self.broker_for(device, partition, account, container)
-        return broker, account, container, obj
+        return broker, (account, container), obj
+
+    def metadata_from(self, req, timestamp):
+        if req.headers.get("X-Versions-Location") and not self.config.allow_versions:
+            raise BadRequest("Versions are not allowed on this cluster")
+        return super().metadata_from(req, timestamp)
 
     # --- verbs ----------------------------------------------------------------------------
     def PUT(self, req):
-        broker, account, container, obj = self._split(req)
+        broker, (account, container), obj = self._split(req)
         timestamp = request_timestamp(req)
         if obj is not None:
             if account.startswith(self.config.auto_create_account_prefix) and not broker.exists():
@@ -140,10 +119,8 @@ class ContainerServer(DatabaseServer):
                 except DatabaseAlreadyExists:
                     pass
             return self._put_object(req, broker, account, obj, timestamp)
-        if req.headers.get("X-Versions-Location") and not self.config.allow_versions:
-            raise BadRequest("Versions are not allowed on this cluster")
-        targets = account_targets(req.headers)
         metadata = self.metadata_from(req, timestamp)
+        targets = account_targets(req.headers)
         created = False
         if not broker.exists():
             try:
@@ -194,7 +171,7 @@ class ContainerServer(DatabaseServer):
         raise NotFound("No such container")
 
     def DELETE(self, req):
-        broker, account, container, obj = self._split(req)
+        broker, (account, container), obj = self._split(req)
         timestamp = request_timestamp(req)
         if obj is not None:
             self._require_container(broker, account, timestamp)
@@ -204,7 +181,7 @@ class ContainerServer(DatabaseServer):
         if not broker.exists():
             raise NotFound("No such container")
         if broker.is_deleted():
-            return error_response(404, headers=backend_headers(broker.get_info()))
+            return error_response(404, headers=self.deleted_headers(broker.get_info()))
         if not broker.empty():
             raise Conflict("There was a conflict when trying to complete your request.")
         broker.delete_db(timestamp)
@@ -213,58 +190,6 @@ class ContainerServer(DatabaseServer):
         failure = self.report_to_accounts(broker, account, container, targets)
         if failure is not None:
             return failure
-        return Response(status=204)
-
-    def _info_or_404(self, broker):
-        if not broker.exists():
-            raise NotFound("No such container")
-        info = broker.get_info()
-        if broker.is_deleted_info(info):
-            return None, error_response(404, headers=backend_headers(info))
-        return info, None
-
-    def HEAD(self, req):
-        broker, _account, _container, obj = self._split(req)
-        if obj is not None:
-            raise BadRequest("HEAD of an object path on a container server")
-        info, missing = self._info_or_404(broker)
-        if missing is not None:
-            return missing
-        resp = Response(status=204)
-        resp.headers.update(stat_headers(info))
-        fmt = listing.choose_format(req.params.get("format"), req.headers.get("Accept"))
-        resp.content_type = listing.FORMATS[fmt]
-        resp.charset = "utf-8"
-        return resp
-
-    def GET(self, req):
-        broker, _account, container, obj = self._split(req)
-        if obj is not None:
-            raise BadRequest("GET of an object path on a container server")
-        params = self.listing_params(req, self.constraints.container_listing_limit)
-        info, missing = self._info_or_404(broker)
-        if missing is not None:
-            return missing
-        rows = broker.list_objects(
-            params["limit"], params["marker"], params["end_marker"], params["prefix"],
-            params["delimiter"], params["reverse"], params["path"],
-        )
-        return self.listing_response(
-            req, rows, listing.object_entry, "container", container, "object", stat_headers(info)
-        )
-
-    def POST(self, req):
-        broker, _account, _container, obj = self._split(req)
-        if obj is not None:
-            raise BadRequest("POST of an object path on a container server")
-        timestamp = request_timestamp(req)
-        if req.headers.get("X-Versions-Location") and not self.config.allow_versions:
-            raise BadRequest("Versions are not allowed on this cluster")
-        metadata = self.metadata_from(req, timestamp)
-        info, missing = self._info_or_404(broker)
-        if missing is not None:
-            return missing
-        broker.update_metadata(metadata)
         return Response(status=204)
 
     # --- account reports --------------------------------------------------------------------

@@ -1,10 +1,12 @@
 """What the container and account servers share: their common options, the
-checks on every request (path shape, partition, device, mount, timestamp),
-metadata headers in and out, listing responses, and the server side of the
-DB replication protocol (the REPLICATE verb).
+checks on every request (partition, device, mount, timestamp), metadata
+headers in and out, the verbs that read or annotate a DB the same way for
+both kinds (HEAD, GET with its listing, POST), and the server side of the DB
+replication protocol (the REPLICATE verb).
 
-What a container or an account *means* (its verbs, rows and headers) is in
-``container/server.py`` and ``account/server.py``; the SQL is in the brokers.
+What a container or an account *means* is in ``container/server.py`` and
+``account/server.py``: the path shape, PUT and DELETE, the rows sent by other
+servers, the count headers and the listing entry; the SQL is in the brokers.
 
 REPLICATE protocol (version 1)
 ------------------------------
@@ -52,13 +54,14 @@ from objstore.common.exceptions import (
     DatabaseAlreadyExists,
     DatabaseCorrupt,
     DatabaseNotFound,
+    NotFound,
 )
 from objstore.common.fs import check_device, mkdirs
 from objstore.common.timestamp import Timestamp
 from objstore.daemon.recon import recon_response
 from objstore.db import listing
 from objstore.db.broker import db_dir, db_path, quarantine_db
-from objstore.web.app import BaseApp, Response, split_path
+from objstore.web.app import BaseApp, Response, error_response, split_path
 from objstore.web.server import ServerConfig
 
 REPLICATE_VERSION = 1
@@ -119,8 +122,35 @@ def metadata_headers(metadata):
     return {key: value for key, (value, _ts) in metadata.items() if value != ""}
 
 
+def backend_headers(info):
+    """The ``X-Backend-*`` timestamps of a DB from its ``get_info()`` (also on
+    the 404 of a deleted one, so the proxy can tell it from a missing one)."""
+    return {
+        "X-Backend-Timestamp": info["created_at"],
+        "X-Backend-Put-Timestamp": info["put_timestamp"],
+        "X-Backend-Delete-Timestamp": info["delete_timestamp"],
+        "X-Backend-Status-Changed-At": info["status_changed_at"],
+    }
+
+
+def stat_headers(info, count_headers):
+    """HEAD/GET headers of a DB from its ``get_info()``.
+
+    :param count_headers: ``((header, info key), ...)``: the kind's counts.
+    """
+    headers = {header: str(info[key]) for header, key in count_headers}
+    headers["X-Timestamp"] = Timestamp(info["created_at"]).normal
+    headers["X-PUT-Timestamp"] = Timestamp(info["put_timestamp"]).normal
+    headers.update(backend_headers(info))
+    headers.update(metadata_headers(info["metadata"]))
+    return headers
+
+
 class DatabaseServer(BaseApp):
-    """Shared plumbing for ContainerServer and AccountServer.
+    """Shared plumbing and verbs for ContainerServer and AccountServer.
+
+    Subclasses set the class attributes and implement ``_split``, ``PUT``
+    and ``DELETE``.
 
     :param config: a DatabaseServerConfig (subclass).
     :param logger: where to log.
@@ -132,12 +162,20 @@ class DatabaseServer(BaseApp):
     meta_kind = None  # "container" or "account": for check_metadata
     meta_prefixes = ()
     meta_names = frozenset()
+    item_type = None  # what a row is: "object" or "container" (the listing's item tag)
+    item_path = None  # for the 400 of a verb that takes no row path: "an object path on a container server"
+    count_headers = ()  # ((header, get_info key), ...) of HEAD/GET
+    listing_limit_name = None  # the Constraints field that caps a listing's limit
+    listing_entry = None  # staticmethod: a listing row -> its API dict (db/listing.py)
 
     def __init__(self, config, logger, constraints):
         super().__init__(logger, access_log=config.access_log)
         self.config = config
         self.constraints = constraints
-        self.routes = {"REPLICATE": self.REPLICATE}
+        self.routes = {
+            "REPLICATE": self.REPLICATE, "PUT": self.PUT, "DELETE": self.DELETE,
+            "HEAD": self.HEAD, "GET": self.GET, "POST": self.POST,
+        }
 
     # --- request plumbing ----------------------------------------------------------
     def handle(self, req):
@@ -198,8 +236,76 @@ class DatabaseServer(BaseApp):
         resp.charset = "utf-8"
         return resp
 
-    def listing_params(self, req, max_limit):
-        return listing.parse_params(req.params, max_limit)
+    def _split(self, req):
+        """``(broker, names, item)`` of a request path: the DB's broker, its
+        names (``(account,)`` or ``(account, container)``) and the row name
+        that follows them (None for a path to the DB itself).
+
+        :raises BadRequest: a path of the wrong shape or an invalid name.
+        """
+        raise NotImplementedError
+
+    def _no_item(self, req, item):
+        """Refuse a row path to a verb that only applies to the DB itself."""
+        if item is not None:
+            raise BadRequest("%s of %s" % (req.method, self.item_path))
+
+    def deleted_headers(self, info):
+        """Headers of the 404 for a deleted DB."""
+        return backend_headers(info)
+
+    def _info_or_404(self, broker):
+        """``(info, None)`` for a live DB, ``(None, 404 response)`` for a deleted one.
+
+        :raises NotFound: there is no such DB.
+        """
+        if not broker.exists():
+            raise NotFound("No such %s" % self.db_type)
+        info = broker.get_info()
+        if broker.is_deleted_info(info):
+            return None, error_response(404, headers=self.deleted_headers(info))
+        return info, None
+
+    # --- verbs alike for both kinds ----------------------------------------------------
+    def HEAD(self, req):
+        broker, _names, item = self._split(req)
+        self._no_item(req, item)
+        info, missing = self._info_or_404(broker)
+        if missing is not None:
+            return missing
+        resp = Response(status=204)
+        resp.headers.update(stat_headers(info, self.count_headers))
+        fmt = listing.choose_format(req.params.get("format"), req.headers.get("Accept"))
+        resp.content_type = listing.FORMATS[fmt]
+        resp.charset = "utf-8"
+        return resp
+
+    def GET(self, req):
+        broker, names, item = self._split(req)
+        self._no_item(req, item)
+        params = listing.parse_params(req.params, getattr(self.constraints, self.listing_limit_name))
+        info, missing = self._info_or_404(broker)
+        if missing is not None:
+            return missing
+        rows = broker.list_items(
+            params["limit"], params["marker"], params["end_marker"], params["prefix"],
+            params["delimiter"], params["reverse"], params["path"],
+        )
+        return self.listing_response(
+            req, rows, self.listing_entry, self.db_type, names[-1], self.item_type,
+            stat_headers(info, self.count_headers),
+        )
+
+    def POST(self, req):
+        broker, _names, item = self._split(req)
+        self._no_item(req, item)
+        timestamp = request_timestamp(req)
+        metadata = self.metadata_from(req, timestamp)
+        info, missing = self._info_or_404(broker)
+        if missing is not None:
+            return missing
+        broker.update_metadata(metadata)
+        return Response(status=204)
 
     # --- REPLICATE -----------------------------------------------------------------------
     def REPLICATE(self, req):

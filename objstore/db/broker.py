@@ -200,6 +200,16 @@ def quarantine_db(db_file, db_type, reason, logger=None):
     return target
 
 
+def remove_temp_db(path):
+    """Remove a temporary DB file and the ``-wal`` / ``-shm`` files SQLite may
+    have left beside it (whichever exist)."""
+    for leftover in (path, path + "-wal", path + "-shm"):
+        try:
+            os.unlink(leftover)
+        except FileNotFoundError:
+            pass
+
+
 def _merged_timestamps(row, created_at, put_timestamp, delete_timestamp):
     """``(created_at, put, delete)`` internal strings: the stat row's merged with a peer's."""
     return (
@@ -376,11 +386,7 @@ class DatabaseBroker:
             os.rename(tmp, self.db_file)
             fsync_dir(self.db_dir)
         finally:
-            for leftover in (tmp, tmp + "-wal", tmp + "-shm"):
-                try:
-                    os.unlink(leftover)
-                except FileNotFoundError:
-                    pass
+            remove_temp_db(tmp)
 
     def _insert_stat(self, conn, put_ts, created_at, storage_id, metadata_json):
         fields = self.name_fields + ("created_at", "put_timestamp", "status_changed_at", "id", "metadata")

@@ -60,7 +60,7 @@ from objstore.common.fs import check_device, mkdirs
 from objstore.common.timestamp import Timestamp
 from objstore.daemon.recon import recon_response
 from objstore.db import listing
-from objstore.db.broker import db_dir, db_path, quarantine_db
+from objstore.db.broker import db_dir, db_path, quarantine_db, remove_temp_db
 from objstore.web.app import BaseApp, Response, error_response, split_path
 from objstore.web.server import ServerConfig
 
@@ -417,9 +417,5 @@ class DatabaseServer(BaseApp):
         except DatabaseAlreadyExists:
             return self._rep_put_db(broker, args, device)
         finally:
-            for leftover in (tmp, tmp + "-wal", tmp + "-shm"):
-                try:
-                    os.unlink(leftover)
-                except FileNotFoundError:
-                    pass
+            remove_temp_db(tmp)
 

@@ -67,6 +67,19 @@ def account_targets(headers):
     return targets
 
 
+def report_headers(info):
+    """The headers of a container's stats report to its account (a
+    container's ``get_info()``): what the account server's PUT of a
+    container row reads."""
+    return {
+        "X-Put-Timestamp": info["put_timestamp"],
+        "X-Delete-Timestamp": info["delete_timestamp"],
+        "X-Object-Count": str(info["object_count"]),
+        "X-Bytes-Used": str(info["bytes_used"]),
+        "X-Timestamp": info["put_timestamp"],
+    }
+
+
 class ContainerServer(DatabaseServer):
     """The container server app (see the module docstring).
 
@@ -202,14 +215,7 @@ class ContainerServer(DatabaseServer):
         if not targets:
             return None
         info = broker.get_info()
-        headers = {
-            "X-Put-Timestamp": info["put_timestamp"],
-            "X-Delete-Timestamp": info["delete_timestamp"],
-            "X-Object-Count": str(info["object_count"]),
-            "X-Bytes-Used": str(info["bytes_used"]),
-            "X-Timestamp": info["put_timestamp"],
-            "X-Trans-Id": get_txn_id() or "",
-        }
+        headers = dict(report_headers(info), **{"X-Trans-Id": get_txn_id() or ""})
         all_ok = True
         for ip, port, device, part in targets:
             path = quote_path(device, part, account, container)

@@ -7,7 +7,8 @@ container PUT/DELETE reports that failed at the time.
 What lives here: :class:`ContainerUpdater` (one pass over the container DBs
 on this node's disks) and the pure decision of whether a set of answers
 counts as delivered. What does not: what a report holds and when one is
-due (``ContainerBroker.needs_report`` / ``reported``), the account side
+due (``report_headers`` in ``container/server.py``,
+``ContainerBroker.needs_report`` / ``reported``), the account side
 (``account/server.py``), looping (``daemon/runner.py``).
 
 A report is delivered when a majority of the account's primaries answer 2xx;
@@ -24,6 +25,7 @@ from objstore.common.config import option
 from objstore.common.exceptions import BackendError, DatabaseError
 from objstore.common.fs import ismount, listdir
 from objstore.container.broker import ContainerBroker
+from objstore.container.server import report_headers
 from objstore.daemon.runner import Daemon, DaemonConfig, RateLimiter, daemon_main
 from objstore.db.replicator import db_files
 from objstore.ring import Ring
@@ -92,13 +94,7 @@ class ContainerUpdater(Daemon):
             if not ContainerBroker.needs_report(info) or not info["account"] or not info["container"]:
                 return "unchanged"
             part, nodes = self.account_ring.get_nodes(info["account"])
-            headers = {
-                "X-Put-Timestamp": info["put_timestamp"],
-                "X-Delete-Timestamp": info["delete_timestamp"],
-                "X-Object-Count": str(info["object_count"]),
-                "X-Bytes-Used": str(info["bytes_used"]),
-                "X-Timestamp": info["put_timestamp"],
-            }
+            headers = report_headers(info)
             statuses = []
             for node in nodes:
                 request_path = quote_path(node["device"], str(part), info["account"], info["container"])

@@ -14,7 +14,7 @@ import pytest
 from objstore.account.server import AccountServer, AccountServerConfig
 from objstore.common.config import options_of
 from objstore.common.constraints import DEFAULT, Constraints
-from objstore.container.server import ContainerServer, ContainerServerConfig, account_targets
+from objstore.container.server import ContainerServer, ContainerServerConfig, account_targets, report_headers
 from objstore.common.exceptions import BadRequest
 from objstore.web.app import Request
 from tests.unit.db.serverproc import ServerProcess, request
@@ -326,6 +326,12 @@ def test_account_targets():
         account_targets({"X-Account-Host": "h:1,h:2", "X-Account-Device": "sda", "X-Account-Partition": "1"})
     with pytest.raises(BadRequest):
         account_targets({"X-Account-Host": "nohost", "X-Account-Device": "sda", "X-Account-Partition": "1"})
+
+
+def test_report_headers():
+    info = {"put_timestamp": ts(2), "delete_timestamp": ts(1), "object_count": 3, "bytes_used": 40}
+    assert report_headers(info) == {"X-Put-Timestamp": ts(2), "X-Delete-Timestamp": ts(1),
+                                    "X-Object-Count": "3", "X-Bytes-Used": "40", "X-Timestamp": ts(2)}
 
 
 class _QuietHandler(wsgiref.simple_server.WSGIRequestHandler):

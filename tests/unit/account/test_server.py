@@ -1,19 +1,14 @@
 """The account server app on real temp dirs and real SQLite: every verb and
 header, container rows, listings in every format."""
 
-import configparser
 import json
-import os
 import xml.etree.ElementTree as ET
 
 import pytest
 
 from objstore.account.server import AccountServer, AccountServerConfig
-from objstore.common.config import options_of
 from objstore.common.constraints import DEFAULT
 from objstore.web.app import Request
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def ts(n):
@@ -141,28 +136,3 @@ def test_listing_plain_xml_and_empty(listed, app):
     call(app, "PUT", "/sda/1/empty", {"X-Timestamp": ts(1)})
     assert call(app, "GET", "/sda/1/empty").status_int == 204
     assert call(app, "GET", "/sda/1/empty?format=json").body == b"[]"
-
-
-def test_conf_sample_lists_every_option():
-    from objstore.daemon.runner import INHERITED_KEYS
-    from objstore.db.replicator import DBReplicatorConfig
-
-    path = os.path.join(ROOT, "etc", "account-server.conf-sample")
-    documented = {}
-    section = None
-    for line in open(path).read().splitlines():
-        if line.startswith("["):
-            section = line.strip("[]")
-            documented[section] = set()
-        elif line.startswith("# ") and " = " in line:
-            documented[section].add(line[2:].split(" = ")[0])
-    assert documented["account-server"] == {name for name, _d, _doc in options_of(AccountServerConfig)}
-    assert documented["account-replicator"] == {
-        name for name, _d, _doc in options_of(DBReplicatorConfig) if name not in INHERITED_KEYS}
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read(path)
-    from objstore.db.auditor import DBAuditorConfig
-
-    assert documented["account-auditor"] == {
-        name for name, _d, _doc in options_of(DBAuditorConfig) if name not in INHERITED_KEYS}
-    assert {"account-server", "account-replicator"} <= set(parser.sections())

@@ -2,9 +2,7 @@
 header, listings with every parameter and format, account reports, and 200
 concurrent object updates against a real server process."""
 
-import configparser
 import json
-import os
 import threading
 import wsgiref.simple_server
 import xml.etree.ElementTree as ET
@@ -12,14 +10,11 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from objstore.account.server import AccountServer, AccountServerConfig
-from objstore.common.config import options_of
 from objstore.common.constraints import DEFAULT, Constraints
 from objstore.container.server import ContainerServer, ContainerServerConfig, account_targets, report_headers
 from objstore.common.exceptions import BadRequest
 from objstore.web.app import Request
 from tests.unit.db.serverproc import ServerProcess, request
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def make_app(tmp_path, logger, constraints=DEFAULT, **overrides):
@@ -387,36 +382,6 @@ def test_unreachable_account_is_logged_not_fatal(app, capture, listen_socket):
     assert put_container(app, t=2, **acct_headers(port)).status_int == 201
     assert any("account update" in line for line in capture[1].lines("ERROR"))
     assert app.broker_for("sda", 1, "a", "c").get_info()["reported_put_timestamp"] == ts(0)
-
-
-# --- config sample -----------------------------------------------------------------------------------
-def test_conf_sample_lists_every_option():
-    from objstore.daemon.runner import INHERITED_KEYS
-    from objstore.db.replicator import DBReplicatorConfig
-
-    path = os.path.join(ROOT, "etc", "container-server.conf-sample")
-    documented = {}
-    section = None
-    for line in open(path).read().splitlines():
-        if line.startswith("["):
-            section = line.strip("[]")
-            documented[section] = set()
-        elif line.startswith("# ") and " = " in line:
-            documented[section].add(line[2:].split(" = ")[0])
-    assert documented["container-server"] == {name for name, _d, _doc in options_of(ContainerServerConfig)}
-    assert documented["container-replicator"] == {
-        name for name, _d, _doc in options_of(DBReplicatorConfig) if name not in INHERITED_KEYS}
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read(path)
-    from objstore.db.auditor import DBAuditorConfig
-
-    assert documented["container-auditor"] == {
-        name for name, _d, _doc in options_of(DBAuditorConfig) if name not in INHERITED_KEYS}
-    from objstore.container.updater import ContainerUpdaterConfig
-
-    assert documented["container-updater"] == {
-        name for name, _d, _doc in options_of(ContainerUpdaterConfig) if name not in INHERITED_KEYS}
-    assert {"container-server", "container-replicator"} <= set(parser.sections())
 
 
 # --- real processes -------------------------------------------------------------------------------------

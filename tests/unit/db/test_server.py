@@ -1,16 +1,26 @@
-"""The shared DB server parts: metadata headers in and out, and the REPLICATE
-protocol driven by hand between two container servers (two device dirs)."""
+"""The shared DB server parts: metadata headers in and out, the REPLICATE
+protocol driven by hand between two container servers (two device dirs), and
+the config samples of both DB kinds (server and the shared daemons)."""
 
+import configparser
 import os
 
 import pytest
 
+from objstore.account.server import AccountServerConfig
 from objstore.common import encoding
+from objstore.common.config import options_of
 from objstore.common.constraints import DEFAULT
 from objstore.common.hashing import hash_path
 from objstore.container.server import ContainerServer, ContainerServerConfig
+from objstore.container.updater import ContainerUpdaterConfig
+from objstore.daemon.runner import INHERITED_KEYS
+from objstore.db.auditor import DBAuditorConfig
+from objstore.db.replicator import DBReplicatorConfig
 from objstore.db.server import REPLICATE_VERSION, metadata_headers, metadata_updates
 from objstore.web.app import Request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def ts(n):
@@ -150,3 +160,29 @@ def test_replicate_put_db_rejects_a_corrupt_copy(pair, tmp_path):
     assert status == 400
     assert call(two, "HEAD", "/sda/1/a/c").status_int == 404
     assert os.listdir(os.path.join(two.config.devices, "sda", "tmp")) == []
+
+
+# --- config samples ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind,server_config,daemons", [
+    ("account", AccountServerConfig, {"account-replicator": DBReplicatorConfig,
+                                      "account-auditor": DBAuditorConfig}),
+    ("container", ContainerServerConfig, {"container-replicator": DBReplicatorConfig,
+                                          "container-auditor": DBAuditorConfig,
+                                          "container-updater": ContainerUpdaterConfig}),
+])
+def test_conf_sample_lists_every_option(kind, server_config, daemons):
+    path = os.path.join(ROOT, "etc", "%s-server.conf-sample" % kind)
+    documented = {}
+    section = None
+    for line in open(path).read().splitlines():
+        if line.startswith("["):
+            section = line.strip("[]")
+            documented[section] = set()
+        elif line.startswith("# ") and " = " in line:
+            documented[section].add(line[2:].split(" = ")[0])
+    assert documented["%s-server" % kind] == {name for name, _d, _doc in options_of(server_config)}
+    for daemon, config in daemons.items():
+        assert documented[daemon] == {name for name, _d, _doc in options_of(config) if name not in INHERITED_KEYS}
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(path)
+    assert {"%s-server" % kind, "%s-replicator" % kind} <= set(parser.sections())

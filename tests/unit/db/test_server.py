@@ -17,7 +17,7 @@ from objstore.container.updater import ContainerUpdaterConfig
 from objstore.daemon.runner import INHERITED_KEYS
 from objstore.db.auditor import DBAuditorConfig
 from objstore.db.replicator import DBReplicatorConfig
-from objstore.db.server import REPLICATE_VERSION, metadata_headers, metadata_updates
+from objstore.db.server import REPLICATE_VERSION, metadata_headers, metadata_updates, stat_headers
 from objstore.web.app import Request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -35,6 +35,15 @@ def test_metadata_updates_and_headers():
     assert updates == {"X-Container-Meta-A": ("1", ts(3)), "X-Container-Read": ("r", ts(3)),
                        "X-Container-Sysmeta-B": ("", ts(3))}
     assert metadata_headers({"A": ["1", ts(1)], "B": ["", ts(2)]}) == {"A": "1"}
+
+
+def test_stat_headers_counts_timestamps_backend_and_metadata():
+    info = {"object_count": 2, "bytes_used": 30, "created_at": "0000000001.50000", "put_timestamp": ts(2),
+            "delete_timestamp": ts(0), "status_changed_at": ts(2), "metadata": {"X-Container-Meta-A": ["1", ts(2)]}}
+    assert stat_headers(info, (("X-Container-Object-Count", "object_count"),)) == {
+        "X-Container-Object-Count": "2", "X-Timestamp": "0000000001.50000", "X-PUT-Timestamp": ts(2),
+        "X-Backend-Timestamp": "0000000001.50000", "X-Backend-Put-Timestamp": ts(2),
+        "X-Backend-Delete-Timestamp": ts(0), "X-Backend-Status-Changed-At": ts(2), "X-Container-Meta-A": "1"}
 
 
 def make(tmp_path, name, logger):

@@ -98,6 +98,7 @@ class TempAuth:
             prefix, suffix = hashing.secrets()
             secret = hashlib.sha256(b"objstore-tempauth\x00" + prefix + b"\x00" + suffix).digest()
         self.secret = secret
+        self._verified = {}  # token -> identity, for tokens already checked
 
     # --- tokens -------------------------------------------------------------------
     def make_token(self, user, now=None):
@@ -117,7 +118,15 @@ class TempAuth:
         return hmac.new(self.secret, body.encode("ascii"), hashlib.sha256).hexdigest()
 
     def verify_token(self, token, now=None):
-        """The identity dict ``{"u", "a", "g", "e"}`` of a valid token, else None."""
+        """The identity dict ``{"u", "a", "g", "e"}`` of a valid token, else None.
+
+        Verified tokens are remembered (bounded) so a busy client costs one
+        HMAC per token, not one per request; expiry is still checked.
+        """
+        now = time.time() if now is None else now
+        known = self._verified.get(token)
+        if known is not None:
+            return known if known["e"] > now else None
         if not token.startswith(self.token_prefix):
             return None
         body, dot, signature = token[len(self.token_prefix):].rpartition(".")
@@ -127,9 +136,11 @@ class TempAuth:
             identity = json.loads(_unb64(body))
         except ValueError:
             return None
-        now = time.time() if now is None else now
-        if not isinstance(identity, dict) or identity.get("e", 0) <= now:
+        if not isinstance(identity, dict) or not isinstance(identity.get("e"), int) or identity["e"] <= now:
             return None
+        if len(self._verified) >= 4096:
+            self._verified.clear()
+        self._verified[token] = identity
         return identity
 
     # --- WSGI ---------------------------------------------------------------------

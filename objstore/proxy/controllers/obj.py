@@ -12,7 +12,7 @@ from objstore.common.constraints import check_metadata, check_name, check_object
 from objstore.common.exceptions import BackendError, BadRequest, LengthRequired, ServiceUnavailable
 from objstore.common.timestamp import Timestamp, normalize_delete_at
 from objstore.proxy import conditional, quorum
-from objstore.proxy.controllers import putter
+from objstore.proxy.controllers import manifest, putter
 from objstore.proxy.controllers.base import Controller, client_headers, timestamp_of
 from objstore.web.app import Response, error_response
 from objstore.web.backend import quote_path
@@ -54,6 +54,11 @@ class ObjectController(Controller):
         source, headers_out, status, body_iter = self.fetch(req, account, container, obj, req.method)
         if source is None:
             return error_response(status)
+        if manifest.is_manifest(req, headers_out) and status in (200, 206, 416):
+            close = getattr(body_iter, "close", None)
+            if close is not None:
+                close()
+            return manifest.serve(self, req, account, headers_out)
         if body_iter is None:
             body_iter = []
             if req.method == "GET" and status not in (204, 304):

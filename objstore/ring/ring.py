@@ -103,7 +103,10 @@ class Ring:
         except OSError:
             return  # keep serving the ring we have
         if (stat.st_mtime, stat.st_size, stat.st_ino) != self._stat:
-            self._load()
+            try:
+                self._load()
+            except RingError:
+                pass  # a bad new file: keep serving the ring we have, retry later
 
     def has_changed(self):
         """True when the file on disk differs from the loaded one (no reload)."""

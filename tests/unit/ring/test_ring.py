@@ -214,3 +214,14 @@ def test_ring_without_tier_totals_still_walks(tmp_path):
     path.write_bytes(gzip.compress(encoding.pack(body, version=1)))
     ring = Ring(path, secrets_pair=SECRETS)
     assert len(ring.get_part_nodes(3) + list(ring.get_more_nodes(3))) == 24
+
+
+def test_corrupt_new_file_keeps_current_ring(tmp_path):
+    path = tmp_path / "object.ring.gz"
+    build(path)
+    with mock.patch.object(ring_mod.time, "time", return_value=0.0):
+        ring = Ring(path, reload_time=1, secrets_pair=SECRETS)
+        md5 = ring.md5
+    path.write_bytes(b"half a ring")
+    with mock.patch.object(ring_mod.time, "time", return_value=5.0):
+        assert len(ring.get_part_nodes(0)) == 3 and ring.md5 == md5

@@ -8,7 +8,6 @@ import uuid
 import xml.etree.ElementTree as ET
 
 import pytest
-import swiftclient
 from swiftclient.exceptions import ClientException
 
 

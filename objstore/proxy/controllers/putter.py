@@ -22,12 +22,7 @@ No listing, no metadata rules here: obj.py builds the headers.
 import socket
 
 from objstore.common import green
-from objstore.common.exceptions import (
-    BackendError,
-    ClientDisconnect,
-    ClientTimeout,
-    RequestEntityTooLarge,
-)
+from objstore.common.exceptions import BackendError, ClientDisconnect, ClientTimeout, RequestEntityTooLarge
 from objstore.proxy import quorum
 from objstore.web.backend import quote_path
 
@@ -224,10 +219,7 @@ def _send_body(controller, putters, read, chunked, max_size, need, path):
             if len(putters) < need:
                 _close(putters)
                 return None
-    except (ClientDisconnect, ClientTimeout, RequestEntityTooLarge, BackendError):
-        _close(putters)
-        raise
-    except BaseException:
+    except BaseException:  # client gone, too large, a copy source failing...: no node may keep a partial body
         _close(putters)
         raise
     return putters

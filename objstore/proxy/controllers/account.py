@@ -5,7 +5,7 @@ from objstore.common.constraints import check_metadata, check_name
 from objstore.common.exceptions import BackendError, MethodNotAllowed
 from objstore.common.timestamp import Timestamp
 from objstore.proxy.controllers import listing
-from objstore.proxy.controllers.base import Controller, client_headers, translate_removals
+from objstore.proxy.controllers.base import Controller, client_headers, meta_text, translate_removals
 from objstore.web.app import Response, error_response
 from objstore.web.backend import quote_path
 
@@ -91,7 +91,7 @@ class AccountController(Controller):
         return results, len(nodes)
 
     def _meta_headers(self, req):
-        check_metadata(req.headers, "account", self.app.constraints)
+        check_metadata(meta_text(req.headers), "account", self.app.constraints)
         extra = {k: v for k, v in req.headers.items() if k.lower().startswith("x-account-meta-")}
         extra.update(translate_removals(req.headers, "account"))
         return extra

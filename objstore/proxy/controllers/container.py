@@ -5,7 +5,7 @@ from objstore.common.constraints import check_metadata, check_name
 from objstore.common.exceptions import BackendError
 from objstore.common.timestamp import Timestamp
 from objstore.proxy.controllers import listing
-from objstore.proxy.controllers.base import Controller, client_headers, translate_removals
+from objstore.proxy.controllers.base import Controller, client_headers, meta_text, translate_removals
 from objstore.web.app import Response, error_response
 from objstore.web.backend import quote_path
 
@@ -75,7 +75,7 @@ class ContainerController(Controller):
 
     def _write_headers(self, req):
         """Metadata, ACL and CORS headers of a PUT/POST, validated."""
-        check_metadata(req.headers, "container", self.app.constraints)
+        check_metadata(meta_text(req.headers), "container", self.app.constraints)
         extra = {}
         clean_acl = req.environ.get("objstore.clean_acl")
         for key, value in req.headers.items():

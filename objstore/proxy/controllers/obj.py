@@ -13,7 +13,7 @@ from objstore.common.exceptions import BackendError, BadRequest, LengthRequired,
 from objstore.common.timestamp import Timestamp, normalize_delete_at
 from objstore.proxy import conditional, quorum
 from objstore.proxy.controllers import manifest, putter
-from objstore.proxy.controllers.base import Controller, client_headers, timestamp_of
+from objstore.proxy.controllers.base import Controller, client_headers, meta_text, timestamp_of
 from objstore.web.app import Response, error_response
 from objstore.web.backend import quote_path
 
@@ -231,7 +231,7 @@ class ObjectController(Controller):
         if_none = req.headers.get("If-None-Match")
         if if_none is not None and if_none.strip() != "*":
             raise BadRequest("If-None-Match only supports *")
-        check_metadata(req.headers, "object", constraints)
+        check_metadata(meta_text(req.headers), "object", constraints)
         info = self.container_info(account, container, req)
         denied = self.authorize(req, account, container)
         if denied is not None:
@@ -380,7 +380,7 @@ class ObjectController(Controller):
         if fresh:
             base.pop("content-type", None)
         overrides = self._object_headers(req, obj, base)
-        check_metadata(overrides, "object", self.app.constraints)
+        check_metadata(meta_text(overrides), "object", self.app.constraints)
         size = int(src_headers.get("Content-Length", "0"))
         iterator = iter(body_iter)
 
@@ -421,7 +421,7 @@ class ObjectController(Controller):
     # --- POST / DELETE ------------------------------------------------------------
     def POST(self, req, account, container, obj):
         self._check_names(account, container, obj)
-        check_metadata(req.headers, "object", self.app.constraints)
+        check_metadata(meta_text(req.headers), "object", self.app.constraints)
         info = self.container_info(account, container, req)
         denied = self.authorize(req, account, container)
         if denied is not None:

@@ -150,3 +150,11 @@ def test_parse_path(path, parts):
     from objstore.proxy.server import parse_path
 
     assert parse_path(path) == parts
+
+
+def test_utf8_metadata_counts_characters_bytes_once(proxy):
+    app, _nodes, _log = proxy
+    value = ("\u00e9" * 128).encode("utf-8").decode("latin-1")  # 256 bytes of UTF-8, as WSGI passes it
+    assert call(app, "PUT", OBJ, headers={"X-Object-Meta-Accent": value}, body=b"x").status_int == 201
+    too_long = ("\u00e9" * 129).encode("utf-8").decode("latin-1")
+    assert call(app, "PUT", OBJ, headers={"X-Object-Meta-Accent": too_long}, body=b"x").status_int == 400

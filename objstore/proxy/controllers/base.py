@@ -154,10 +154,12 @@ class Controller:
         self.app.error_limiter.error(node, message)
 
     # --- reads ----------------------------------------------------------------
-    def read(self, req, ring, part, primaries, method, path, headers, newest=False):
+    def read(self, req, ring, part, primaries, method, path, headers, newest=False, kind=None):
         """Find a good answer for a GET or HEAD.
 
         :param path: the backend path after ``/<device>/<part>`` (quoted).
+        :param kind: ``Account``, ``Container`` or ``Object`` (default: this
+            controller's); tombstones only decide for objects.
         :returns: ``(resp, node, node_iter, status)``: resp is a
             StreamResponse (body unread; the caller releases or closes it)
             or None, then ``status`` says 404 or 503.
@@ -166,7 +168,8 @@ class Controller:
         answers = []
         tombstone = None
         candidates = []
-        is_object = self.server_type == "Object"
+        kind = kind or self.server_type
+        is_object = kind == "Object"
         primaries_404 = 0
         for node, primary in node_iter:
             if not primary and (newest and candidates or primaries_404 == len(primaries)):
@@ -175,7 +178,7 @@ class Controller:
             try:
                 resp = self.pool.stream(node["ip"], node["port"], method, full_path, headers)
             except BackendError as err:
-                self.node_error(node, "%s %s: %s" % (method, self.server_type, err))
+                self.node_error(node, "%s %s: %s" % (method, kind, err))
                 answers.append((503, primary, False))
                 continue
             cls = quorum.read_class(resp.status)
@@ -205,9 +208,9 @@ class Controller:
                 continue
             # an error answer
             if resp.status == 507:
-                self.app.error_limiter.limit_now(node, "%s said 507" % self.server_type)
+                self.app.error_limiter.limit_now(node, "%s said 507" % kind)
             else:
-                self.node_error(node, "%s %s answered %s" % (method, self.server_type, resp.status))
+                self.node_error(node, "%s %s answered %s" % (method, kind, resp.status))
             resp.close()
             answers.append((503, primary, False))
         if candidates:
@@ -309,7 +312,7 @@ class Controller:
         ring = self.app.account_ring
         part, nodes = ring.get_nodes(account)
         resp, _node, _iter, status = self.read(req, ring, part, nodes, "HEAD", quote_path(account),
-                                               self.backend_headers(req))
+                                               self.backend_headers(req), kind="Account")
         if resp is None:
             if status == 404:
                 return None
@@ -344,7 +347,7 @@ class Controller:
         part, nodes = ring.get_nodes(account, container)
         headers = self.backend_headers(req) if req is not None else {"User-Agent": "objstore-proxy-server"}
         resp, _node, _iter, status = self.read(req, ring, part, nodes, "HEAD",
-                                               quote_path(account, container), headers)
+                                               quote_path(account, container), headers, kind="Container")
         if resp is None:
             if status == 404:
                 return None

@@ -32,7 +32,7 @@ def list_segments(controller, req, account, container, prefix):
                                         "limit": str(LISTING_PAGE)}, quote_via=urllib.parse.quote)
         resp, _node, _iter, _status = controller.read(req, ring, part, nodes, "GET",
                                                       quote_path(account, container) + "?" + query,
-                                                      controller.backend_headers(req))
+                                                      controller.backend_headers(req), kind="Container")
         if resp is None:
             return None
         try:

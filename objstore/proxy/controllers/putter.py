@@ -158,7 +158,7 @@ def put_object(controller, ring, part, primaries, path, headers_list, read, cont
             resp.close()
         if stop is not None:
             return PutResult(stop, statuses=statuses)
-        logger.error("PUT %s: only %d of %d nodes ready (statuses %s)", path, len(putters), need, statuses)
+        logger.error("PUT %s: %d node(s) ready, %d needed (other answers %s)", path, len(putters), need, statuses)
         return PutResult(quorum.best_status(statuses + [503] * len(putters), replicas) if statuses else 503,
                          statuses=statuses)
     if expect:

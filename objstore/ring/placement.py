@@ -45,13 +45,15 @@ row then covers only the first ``round(frac * P)`` partitions), a *slot* is one
    (a rare leftover clash is repaired by a swap). A child above ``P`` gets
    its pieces as its own layers and recurses, holding at most
    ``ceil(quota / P)`` replicas of any partition. Inside a child of at most
-   ``P`` slots, its devices (each repeated ``quota`` times) are shuffled onto
-   its cells. Every device gets exactly its quota, every cap holds, partners
+   ``P`` slots, its devices (each repeated ``quota`` times) are dealt onto its
+   cells taken every k-th (k = cells / smallest quota), which spreads each
+   device evenly over them.
+   Every device gets exactly its quota, every cap holds, partners
    of a device are spread at random over the other subtrees (random layer
    orders keep, say, zone 1 of region 1 from always pairing with zone 2 of
    region 2, which would later leave no partition able to move between
-   them), and the work is O(total) list operations with one random draw per
-   slot: no per-slot decisions.
+   them), and the work is O(total) list operations with a random draw per
+   run of up to 64 cells: no per-slot decisions.
 
 5. **Incremental pass** (a ring exists). Partitions may move when
    ``min_part_hours`` have passed since they last moved, and then only one
@@ -299,32 +301,45 @@ def initial_layout(tree, quota, partitions, lengths, rng, typecode="i"):
     :param rng: a ``random.Random``; the layout is a function of its seed.
     :returns: list of ``array(typecode)`` rows with the given lengths.
     """
-    rows = [array.array(typecode, [UNASSIGNED]) * length for length in lengths]
+    flat = array.array(typecode, [UNASSIGNED]) * (len(lengths) * partitions)
     layers = [range(r * partitions, r * partitions + length) for r, length in enumerate(lengths)]
-    _deal(tree, quota, partitions, 0, layers, rows, rng)
-    return rows
+    _deal(tree, quota, partitions, 0, layers, flat, rng)
+    return [flat[r * partitions:r * partitions + length] for r, length in enumerate(lengths)]
 
 
-def _deal(tree, quota, partitions, node, layers, rows, rng):
+def _deal(tree, quota, partitions, node, layers, flat, rng):
     """Fill ``node``'s cells. ``layers`` are lists of positions (row * P +
-    column), each list with distinct columns; a node of at most P slots gets
-    cells in distinct columns, so its devices can be dealt in any order."""
+    column, indexes into ``flat``), each list with distinct columns; a node of
+    at most P slots gets cells in distinct columns, so its devices can go to
+    them in any order."""
     kids = tree.children[node]
     if quota[node] <= partitions or not kids:
-        ids = []
-        for leaf in tree.leaves(node):
-            ids.extend([tree.dev_id[leaf]] * quota[leaf])
-        rng.shuffle(ids)
+        cells = []
+        for layer in layers:
+            cells.extend(layer)
+        count = len(cells)
+        if not count:
+            return
+        # Devices in tree order, each quota times, dealt to the cells taken
+        # every ``spread``-th (cells[i::spread] for each i: C-speed slices).
+        # With ``spread`` = cells / smallest quota, every device gets at least
+        # one whole stride class, so its cells spread over all of the
+        # (randomly ordered) cells, and neighbouring cells get different
+        # devices, with no random draw per slot (a full shuffle here was most
+        # of the rebalance time).
+        leaves = tree.leaves(node)
+        smallest = min((quota[leaf] for leaf in leaves if quota[leaf] > 0), default=1)
+        spread = max(1, count // smallest) | 1
+        first = rng.randrange(spread)
+        order = []
+        for i in range(spread):
+            order.extend(cells[(first + i) % spread::spread])
         at = 0
-        for layer in layers:  # every layer lies in one replica row
-            if not len(layer):
-                continue
-            row_index = layer[0] // partitions
-            base = row_index * partitions
-            row = rows[row_index]
-            for pos, dev in zip(layer, ids[at:at + len(layer)]):
-                row[pos - base] = dev
-            at += len(layer)
+        for leaf in leaves:
+            dev, many = tree.dev_id[leaf], quota[leaf]
+            for pos in order[at:at + many]:
+                flat[pos] = dev
+            at += many
         return
     bounds = []  # (start, end) of each child along the concatenated layers
     at = 0
@@ -382,20 +397,24 @@ def _deal(tree, quota, partitions, node, layers, rows, rng):
             _repair(kid, pieces, ordered, pieces_of, kids, quota, partitions, rng)
     for kid, pieces in zip(kids, pieces_of):
         _deal(tree, quota, partitions, kid,
-              [ordered[index][lo:hi] for index, lo, hi in pieces], rows, rng)
+              [ordered[index][lo:hi] for index, lo, hi in pieces], flat, rng)
 
 
-CHUNK = 16
+CHUNK_RUNS = 8192  # a layer is cut into at least this many runs (see _chunk_shuffle)
+MAX_CHUNK = 64
 
 
 def _chunk_shuffle(cells, rng):
-    """``cells`` in random order of runs of CHUNK, each run rotated at random.
+    """``cells`` in random order of runs of consecutive cells.
 
-    Only columns' *grouping* into children matters at this level (devices are
-    shuffled cell by cell below), so runs of a few columns are random enough,
-    at a sixteenth of the random draws of a full shuffle.
+    Only which columns go to which child matters at this level (devices are
+    spread cell by cell below), so runs of a few columns are random enough,
+    at a fraction of the random draws of a full shuffle. Runs stay short
+    enough that a layer has at least CHUNK_RUNS of them (single cells in
+    small rings, whose later moves need the variety most).
     """
-    runs = [cells[i:i + CHUNK] for i in range(0, len(cells), CHUNK)]
+    chunk = max(1, min(MAX_CHUNK, len(cells) // CHUNK_RUNS))
+    runs = [cells[i:i + chunk] for i in range(0, len(cells), chunk)]
     rng.shuffle(runs)
     out = []
     for run in runs:

@@ -178,15 +178,17 @@ def test_incremental_add_moves_only_the_new_share():
     counts = placement.count_parts(rows, len(devs))
     fair = 3 * parts / 9
     # zone 4 now needs a replica of *every* partition (share exactly 1.0), a
-    # tight matching: relays through devices at quota finish it in one pass
-    # for the price of a few extra moves
-    assert abs(counts[8] - fair) / fair < 0.01
+    # tight matching: relays through devices at quota get most of it in one
+    # pass (for a few extra moves), the next pass the rest
+    assert abs(counts[8] - fair) / fair < 0.03
     assert sum(assigner.moved) <= fair + 8
     check_distinct(rows, parts)
     assert measures.dispersion_of(tree, quota, parts, rows, devs) == 0.0
-    run_pass(devs, rows, parts, 3, seed=4)  # min_part_hours later
+    for seed in (4, 5):  # min_part_hours later, and later again
+        run_pass(devs, rows, parts, 3, seed=seed)
     counts = placement.count_parts(rows, len(devs))
     assert measures.ring_balance(devs, counts, 3 * parts) < 1.0
+    check_distinct(rows, parts)
 
 
 def test_incremental_add_in_a_loose_zone_is_exact():

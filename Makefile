@@ -48,7 +48,7 @@ run: $(STAMP)
 	$(PY) -m objstore.cli.aio start $(ARGS)
 
 test: $(STAMP) system-deps compute-deps
-	$(PY) -m pytest -q tests $(ARGS)
+	$(PY) -m tests.run_suites $(ARGS)
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit $(ARGS)

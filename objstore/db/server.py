@@ -61,7 +61,7 @@ from objstore.common.timestamp import Timestamp
 from objstore.daemon.recon import recon_response
 from objstore.db import listing
 from objstore.db.broker import db_dir, db_path, quarantine_db, remove_temp_db
-from objstore.web.app import BaseApp, Response, error_response, split_path
+from objstore.web.app import BaseApp, Response, error_response, meta_text, split_path
 from objstore.web.server import ServerConfig
 
 REPLICATE_VERSION = 1
@@ -220,7 +220,7 @@ class DatabaseServer(BaseApp):
 
     def metadata_from(self, req, timestamp):
         """Validated metadata updates of a PUT/POST (400 when over the limits)."""
-        check_metadata(req.headers, self.meta_kind, self.constraints)
+        check_metadata(meta_text(req.headers), self.meta_kind, self.constraints)
         return metadata_updates(req.headers, self.meta_prefixes, self.meta_names, timestamp)
 
     def listing_response(self, req, rows, entry, root_tag, root_name, item_tag, headers):

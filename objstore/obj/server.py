@@ -52,7 +52,7 @@ from objstore.daemon.recon import recon_response
 from objstore.obj import conditions, expirer
 from objstore.obj.diskfile import DiskFileManager, parse_reserve
 from objstore.obj.hashes import parse_suffixes
-from objstore.web.app import BaseApp, Response, split_path
+from objstore.web.app import BaseApp, Response, meta_text, split_path
 from objstore.web.backend import ConnectionPool, quote_path
 from objstore.web.server import ServerConfig, server_main
 
@@ -263,7 +263,7 @@ class ObjectServer(BaseApp):
         replication = config_true(headers.get("X-Backend-Replication", "false"))
         size = self._body_size(req)
         check_object_size(size, self.constraints)
-        check_metadata(headers, "object", self.constraints)
+        check_metadata(meta_text(headers), "object", self.constraints)
         nodes = [] if replication else container_nodes(headers)
         if not replication:
             self._delete_at(headers, timestamp)
@@ -448,7 +448,7 @@ class ObjectServer(BaseApp):
         device, partition, account, container, obj = split_object_path(req.path_info)
         headers = req.headers
         timestamp = request_timestamp(headers)
-        check_metadata(headers, "object", self.constraints)
+        check_metadata(meta_text(headers), "object", self.constraints)
         self._delete_at(headers, timestamp)
         df, answer = self._open(req)
         if answer is not None:

@@ -66,6 +66,25 @@ def split_path(path, minsegs=1, maxsegs=None, rest_with_last=False):
     return segs
 
 
+def meta_text(headers):
+    """Header values as text for the metadata limits.
+
+    WSGI hands header values over as latin-1 decoded bytes, so a UTF-8 value
+    would count each byte twice against ``max_meta_value_length``. Metadata
+    headers are turned back into the text the client sent (values that are not
+    UTF-8 are left as they are). Returns a new dict.
+    """
+    result = {}
+    for key, value in headers.items():
+        if key[:2].lower() == "x-" and "-meta-" in key.lower():
+            try:
+                value = value.encode("latin-1").decode("utf-8")
+            except (UnicodeEncodeError, UnicodeDecodeError):
+                pass
+        result[key] = value
+    return result
+
+
 def new_txn_id(suffix=""):
     """A transaction id: ``tx`` + 21 hex + ``-`` + hex time, as clients expect."""
     return "tx%s-%010x%s" % (uuid.uuid4().hex[:21], int(time.time()), suffix)

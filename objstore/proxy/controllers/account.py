@@ -5,8 +5,8 @@ from objstore.common.constraints import check_metadata, check_name
 from objstore.common.exceptions import BackendError, MethodNotAllowed
 from objstore.common.timestamp import Timestamp
 from objstore.proxy.controllers import listing
-from objstore.proxy.controllers.base import Controller, client_headers, meta_text, translate_removals
-from objstore.web.app import Response, error_response
+from objstore.proxy.controllers.base import Controller, client_headers, translate_removals
+from objstore.web.app import Response, error_response, meta_text
 from objstore.web.backend import quote_path
 
 

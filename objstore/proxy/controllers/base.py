@@ -45,20 +45,6 @@ def client_headers(backend_headers, owner=True):
     return result
 
 
-def meta_text(headers):
-    """Header values as text for the metadata limits: WSGI hands them over as
-    latin-1 decoded bytes, so a UTF-8 value would count each byte twice."""
-    result = {}
-    for key, value in headers.items():
-        if key[:2].lower() == "x-" and "-meta-" in key.lower():
-            try:
-                value = value.encode("latin-1").decode("utf-8")
-            except (UnicodeEncodeError, UnicodeDecodeError):
-                pass
-        result[key] = value
-    return result
-
-
 def translate_removals(headers, kind):
     """``X-Remove-<Kind>-Meta-Foo`` becomes ``X-<Kind>-Meta-Foo: ''`` (and
     X-Remove-Container-Read/Write likewise), as the backends delete empty

@@ -13,8 +13,8 @@ from objstore.common.exceptions import BackendError, BadRequest, LengthRequired,
 from objstore.common.timestamp import Timestamp, normalize_delete_at
 from objstore.proxy import conditional, quorum
 from objstore.proxy.controllers import manifest, putter
-from objstore.proxy.controllers.base import Controller, client_headers, meta_text, timestamp_of
-from objstore.web.app import Response, error_response
+from objstore.proxy.controllers.base import Controller, client_headers, timestamp_of
+from objstore.web.app import Response, error_response, meta_text
 from objstore.web.backend import quote_path
 
 CONDITIONAL_HEADERS = ("If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since")

@@ -570,3 +570,14 @@ def test_if_none_match_on_expired_or_by_etag(app):
     etag = hashlib.md5(b"new").hexdigest()
     assert put(app, b"x", ts=T3, If_None_Match='"%s"' % etag).status_int == 412
     assert put(app, b"x", ts=T3, If_None_Match='"other"').status_int == 201
+
+
+def test_utf8_metadata_value_at_the_limit_is_counted_in_bytes_once(app):
+    # 128 two-byte characters = 256 bytes of UTF-8: exactly the value limit.
+    # WSGI hands the value over latin-1 decoded (512 chars); it must not count twice.
+    wire = ("\u00e9" * 128).encode("utf-8").decode("latin-1")
+    assert put(app, X_Object_Meta_Name=wire).status_int == 201
+    resp = call(app, "HEAD")
+    assert resp.headers["X-Object-Meta-Name"].encode("latin-1").decode("utf-8") == "\u00e9" * 128
+    too_long = ("\u00e9" * 129).encode("utf-8").decode("latin-1")
+    assert put(app, ts=T2, X_Object_Meta_Name=too_long).status_int == 400

@@ -46,3 +46,15 @@ def test_routes_errors_and_access_log(capture):
 def test_trans_id_is_kept_from_request(capture):
     resp = Request.blank("/", headers={"X-Trans-Id": "tx-given"}).get_response(App(capture[0]))
     assert resp.headers["X-Trans-Id"] == "tx-given"
+
+
+def test_meta_text_counts_utf8_once():
+    from objstore.common.constraints import check_metadata
+    from objstore.web.app import meta_text
+
+    value = ("\u00e9" * 128).encode("utf-8").decode("latin-1")  # 256 UTF-8 bytes, as WSGI hands them over
+    headers = {"X-Object-Meta-Name": value, "Content-Type": "text/plain"}
+    assert meta_text(headers)["X-Object-Meta-Name"] == "\u00e9" * 128
+    assert meta_text(headers)["Content-Type"] == "text/plain"
+    check_metadata(meta_text(headers), "object")  # exactly at the limit: allowed
+

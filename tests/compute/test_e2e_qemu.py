@@ -17,7 +17,7 @@ from objstore.compute.config import ComputeConfig, Flavor
 from objstore.compute.images import ImageStore
 from objstore.compute.manager import Compute, Host
 from tests.compute import tinyguest
-from tests.compute.conftest import need_qemu_embed
+from tests.compute.qemuhost import need_qemu_embed
 
 pytestmark = pytest.mark.compute
 

@@ -11,7 +11,7 @@ from objstore.client import Connection
 from objstore.compute.config import DEFAULT_FLAVORS, ComputeConfig
 from objstore.compute.images import ImageStore
 from objstore.compute.manager import Compute, Host
-from tests.unit.compute.conftest import NODE_XML, need_libvirt, need_qemu_img
+from tests.unit.compute.needs import NODE_XML, need_libvirt, need_qemu_img
 
 pytestmark = pytest.mark.compute
 

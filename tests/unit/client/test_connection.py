@@ -7,6 +7,15 @@ import pytest
 
 from objstore.client.connection import Connection, get_auth, listing_query, next_marker
 from objstore.common.exceptions import ClientError
+from tests.unit.client.fakeswift import FakeSwift
+
+
+@pytest.fixture
+def fake_swift():
+    """A fresh in-memory FAKE of the object store's API (user test:tester / testing)."""
+    store = FakeSwift().start()
+    yield store
+    store.stop()
 
 
 def _free_port():

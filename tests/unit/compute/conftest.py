@@ -9,7 +9,6 @@ never skips.
 """
 
 import os
-import shutil
 
 import pytest
 
@@ -18,30 +17,7 @@ from objstore.compute.config import DEFAULT_FLAVORS, ComputeConfig
 from objstore.compute.images import ImageStore
 from objstore.compute.manager import Compute, Host
 from tests.unit.client.fakeswift import FakeSwift
-
-NODE_XML = """<node>
-  <cpu><nodes>1</nodes><sockets>1</sockets><cores>2</cores><threads>1</threads>
-  <active>2</active><mhz>2000</mhz><model>x86_64</model></cpu>
-  <memory>8388608</memory>
-</node>
-"""
-INSTALL_LIBVIRT = (
-    "libvirt-python is not installed: apt-get install libvirt-dev pkg-config, then "
-    "pip install 'libvirt-python>=9.0' (make test does both)"
-)
-
-
-def need_libvirt():
-    try:
-        import libvirt  # noqa: F401
-    except ImportError:
-        pytest.fail(INSTALL_LIBVIRT, pytrace=False)
-
-
-def need_qemu_img():
-    if shutil.which("qemu-img") is None:
-        pytest.fail("qemu-img is missing: apt-get install qemu-utils (make test does it)", pytrace=False)
-
+from tests.unit.compute.needs import NODE_XML, need_libvirt, need_qemu_img
 
 @pytest.fixture
 def node_uri(tmp_path):

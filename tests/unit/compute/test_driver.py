@@ -8,7 +8,7 @@ import pytest
 from objstore.common.exceptions import HypervisorError, HypervisorUnavailable, InstanceNotFound, InvalidInstanceState
 from objstore.compute import states
 from objstore.compute.domain import DomainSpec, domain_xml, metadata_element
-from tests.unit.compute.conftest import need_libvirt
+from tests.unit.compute.needs import need_libvirt
 
 pytestmark = pytest.mark.compute
 

@@ -9,7 +9,7 @@ import pytest
 from objstore.common.exceptions import HypervisorError, InvalidImage
 from objstore.compute import imagecache
 from objstore.compute.imagecache import ImageCache, cache_name, create_overlay, flatten
-from tests.unit.compute.conftest import need_qemu_img
+from tests.unit.compute.needs import need_qemu_img
 
 pytestmark = pytest.mark.compute
 

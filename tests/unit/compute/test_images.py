@@ -15,7 +15,7 @@ from objstore.compute.images import (
     image_from_headers,
     image_headers,
 )
-from tests.unit.compute.conftest import need_qemu_img
+from tests.unit.compute.needs import need_qemu_img
 
 pytestmark = pytest.mark.compute
 

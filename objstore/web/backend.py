@@ -248,7 +248,9 @@ class StreamConnection:
         self.sock.sendall("".join(lines).encode("latin-1", "replace"))
 
     def send(self, data):
-        self.sock.sendall(data)
+        # a memoryview: the green socket's sendall re-slices what is left after
+        # each partial send, which copies a bytes body (quadratic for 1 MiB chunks)
+        self.sock.sendall(memoryview(data))
 
     def send_chunk(self, data):
         """One chunk of a chunked body (an empty ``data`` ends the body)."""

@@ -79,6 +79,43 @@ def test_write_open_read(manager, devices):
     by_hash.close()
 
 
+def test_big_body_with_writeback_and_big_chunks(devices, capture):
+    # more than WRITEBACK_EVERY in uneven chunks: the writer starts writeback on
+    # the way; a 1 MiB-chunk reader gives the body back whole and verified
+    manager = d.DiskFileManager(devices, False, capture[0], disk_chunk_size=1048576)
+    body = os.urandom(d.WRITEBACK_EVERY + 3 * 1048576 + 500000)
+    df = manager.get_diskfile("sda", 3, "a", "c", "big")
+    with df.writer(len(body)) as writer:
+        for start in range(0, len(body), 700001):
+            writer.write(body[start:start + 700001])
+        assert writer._written_back >= d.WRITEBACK_EVERY
+        writer.put({"X-Timestamp": T1.internal, "Content-Length": str(writer.bytes_written),
+                    "ETag": writer.etag, "Content-Type": "text/plain"})
+    reader = manager.get_diskfile("sda", 3, "a", "c", "big").open().reader()
+    chunks = list(reader)
+    reader.close()
+    assert b"".join(chunks) == body
+    assert len(chunks[-1]) == d.VERIFY_HOLD  # only the tail waited for the md5
+
+
+def test_corrupt_single_chunk_object_sends_all_but_the_tail(devices, capture):
+    manager = d.DiskFileManager(devices, False, capture[0], disk_chunk_size=1048576)
+    body = os.urandom(500000)
+    _write(manager.get_diskfile("sda", 3, "a", "c", "o"), body, T1)
+    df = manager.get_diskfile("sda", 3, "a", "c", "o").open()
+    (data_name,) = [name for name in os.listdir(df.hash_dir) if name.endswith(".data")]
+    with open(os.path.join(df.hash_dir, data_name), "r+b") as handle:
+        handle.seek(7)
+        handle.write(bytes([body[7] ^ 1]))
+    reader = df.reader()
+    got = []
+    with pytest.raises(DiskFileQuarantined):
+        for chunk in reader:
+            got.append(chunk)
+    reader.close()
+    assert len(b"".join(got)) == len(body) - d.VERIFY_HOLD
+
+
 def test_reader_keeps_working_after_overwrite_and_delete(manager):
     df = manager.get_diskfile("sda", 3, "a", "c", "o")
     _write(df, b"old" * 1000, T1)

@@ -61,3 +61,6 @@ probe: $(STAMP)
 
 clean:
 	rm -rf $(VENV) *.egg-info
+
+bench: $(STAMP)
+	$(PY) -m benchmarks.run $(ARGS)

@@ -41,6 +41,7 @@ class ProxyServerConfig(ServerConfig):
     object_chunk_size: int = option(1048576, "bytes per read from a storage node")
     client_chunk_size: int = option(1048576, "bytes per read from a client")
     max_idle_connections: int = option(32, "idle keep-alive connections kept per storage node")
+    post_quorum_timeout: float = option(0.5, "seconds a PUT waits for the other replicas' answers once a quorum succeeded")
     request_node_count: int = option(0, "nodes a read may ask (0: twice the replica count)")
     strict_cors_mode: bool = option(True, "only answer CORS for origins the container allows")
     cors_allow_origin: tuple[str, ...] = option((), "origins allowed by CORS on every container")

@@ -14,12 +14,17 @@ Theory of operation:
 4. A client that stops early (short read, broken chunking) → 499, a client
    that stalls → 408, too many bytes → 413. The node connections are then
    closed without finishing the body, so no node stores the object.
-5. The final answers are read in parallel; quorum.put_status decides.
+5. The final answers are read in parallel. Once a quorum of them are 2xx
+   (each one means that node fsynced the object), the proxy waits at most
+   ``post_quorum_timeout`` more for the others, then answers: a slow last
+   replica does not hold the client. Its answer is still read (and its
+   connection reused) in the background. quorum.put_status decides.
 
 No listing, no metadata rules here: obj.py builds the headers.
 """
 
 import socket
+import time
 
 from objstore.common import green
 from objstore.common.exceptions import BackendError, ClientDisconnect, ClientTimeout, RequestEntityTooLarge
@@ -165,10 +170,8 @@ def put_object(controller, ring, part, primaries, path, headers_list, read, cont
         putters = _send_body(controller, putters, read, chunked, max_size, need, path)
         if putters is None:
             return PutResult(503, statuses=statuses)
-    pile = green.GreenPile(len(putters))
-    for node, resp in putters:
-        pile.spawn(_finish, controller, node, resp)
-    finals = list(pile)
+    finals = final_answers(lambda node, resp: _finish(controller, node, resp), putters, need,
+                           controller.app.config.post_quorum_timeout)
     statuses.extend(status for status, _etag in finals)
     etags = {etag for status, etag in finals if 200 <= status < 300 and etag}
     status = quorum.put_status(statuses, replicas)
@@ -176,6 +179,45 @@ def put_object(controller, ring, part, primaries, path, headers_list, read, cont
         logger.error("PUT %s: replicas disagree on the ETag: %s", path, sorted(etags))
         status = 500
     return PutResult(status, etags.pop() if etags else None, statuses)
+
+
+def final_answers(finish, putters, need, grace):
+    """Each putter's ``(status, etag)`` in the order they come, stopping
+    ``grace`` seconds after ``need`` of them were 2xx (the rest finish in
+    the background and are left out).
+
+    :param finish: ``finish(node, resp) -> (status, etag)``, run in one
+        greenthread per putter.
+    :param putters: ``[(node, resp)]``.
+    """
+    answers = green.Queue()
+
+    def one(node, resp):
+        final = (503, None)
+        try:
+            final = finish(node, resp)
+        finally:  # whatever happens, the waiting request gets an answer
+            answers.put(final)
+
+    for node, resp in putters:
+        green.spawn_n(one, node, resp)
+    finals = []
+    successes = 0
+    deadline = None
+    while len(finals) < len(putters):
+        try:
+            if deadline is None:
+                final = answers.get()
+            else:
+                final = answers.get(timeout=max(0.0, deadline - time.monotonic()))
+        except green.Empty:
+            break
+        finals.append(final)
+        if 200 <= final[0] < 300:
+            successes += 1
+            if successes == need:
+                deadline = time.monotonic() + grace
+    return finals
 
 
 def _send_body(controller, putters, read, chunked, max_size, need, path):

@@ -8,7 +8,19 @@ Importing this module does not monkey-patch anything; servers call
 :func:`monkey_patch` from their ``main()``.
 """
 
+import sys
 import warnings
+
+# eventlet.wsgi imports eventlet.green.BaseHTTPServer, whose patcher.inject()
+# re-imports ``http.server`` with green threading/socket and then puts the
+# original back in sys.modules, but not back on the ``http`` package: when
+# ``http.server`` was imported before us, ``http.server`` (attribute access,
+# what ``import http.server`` code uses) stays the green copy for the whole
+# process. In a process that is not monkey-patched (tests, CLIs) such an
+# HTTPServer's shutdown() then waits on a green lock that its real serving
+# thread releases into a hub of its own, and never wakes. _restore_submodules
+# undoes that after the imports below.
+_SUBMODULES_BEFORE = {name: mod for name, mod in sys.modules.items() if "." in name and mod is not None}
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -22,6 +34,20 @@ with warnings.catch_warnings():
     import eventlet.tpool
     import eventlet.wsgi
     import greenlet
+
+
+def _restore_submodules(before):
+    """Point each ``package.sub`` attribute back at its sys.modules entry for
+    the submodules imported before eventlet (those eventlet's inject replaced)."""
+    for name, mod in before.items():
+        parent_name, _, child = name.rpartition(".")
+        parent = sys.modules.get(parent_name)
+        if parent is not None and sys.modules.get(name) is mod and getattr(parent, child, None) is not mod:
+            setattr(parent, child, mod)
+
+
+_restore_submodules(_SUBMODULES_BEFORE)
+del _SUBMODULES_BEFORE
 
 GreenPool = eventlet.GreenPool
 GreenPile = eventlet.GreenPile

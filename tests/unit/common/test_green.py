@@ -1,0 +1,32 @@
+"""objstore.common.green: importing it leaves the standard library as it was
+(only monkey_patch() changes it). Each check runs in a fresh interpreter so
+that what this pytest process imported earlier does not matter."""
+
+import subprocess
+import sys
+import textwrap
+
+# http.server imported BEFORE objstore.common.green (as a test helper or a CLI
+# may do), then a plain threaded HTTPServer is served and shut down: its
+# shutdown() must use real thread locks, not eventlet's green ones (which its
+# serving thread would wake in a hub of its own, leaving shutdown() waiting).
+_SCRIPT = textwrap.dedent("""
+    import http.server
+    import sys
+    import threading
+
+    import objstore.common.green  # noqa: F401
+
+    assert http.server is sys.modules["http.server"], "http.server is eventlet's green copy"
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    server.shutdown()
+    server.server_close()
+    print("shut down")
+""")
+
+
+def test_import_keeps_http_server_the_standard_one():
+    proc = subprocess.run([sys.executable, "-W", "ignore", "-c", _SCRIPT], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "shut down"

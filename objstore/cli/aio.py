@@ -2,7 +2,9 @@
 
 ``start`` sets up the data directory (configs, hash secrets, rings: see
 ``layout.py``), starts every server and daemon this build has, waits until
-the proxy answers and auth works, and prints how to use it. ``status``,
+the proxy answers and auth works, and prints how to use it. With
+``--with-compute`` (recorded: later starts keep it) it also runs the compute
+API (``objstore.compute.server``) on the next free port after the proxy's. ``status``,
 ``stop``, ``reset``, ``once``, ``kill``/``revive`` manage what ``start``
 recorded, given only ``--data-dir``.
 
@@ -151,7 +153,7 @@ class Cluster:
         try:
             return procs.listener(self.settings.bind_ip, proc.port)
         except OSError as err:
-            hint = "--port" if proc.program.kind == "proxy" else "--base-port"
+            hint = {"proxy": "--port", "compute": "--without-compute"}.get(proc.program.kind, "--base-port")
             if err.errno == errno.EADDRINUSE:
                 raise ConfigError(
                     "port %d (for %s) is already in use; choose another with %s or stop what uses it"
@@ -253,8 +255,45 @@ def _settings_for_start(args):
                 )
         settings = recorded if args.port is None else layout.Settings(
             **{**recorded.__dict__, "port": args.port})
+    settings = _compute_choice(settings, args)
     settings.validate()
     return settings
+
+
+def _compute_choice(settings, args, is_free=None):
+    """Settings with the compute API on or off as chosen: ``--with-compute``
+    turns it on (and keeps it on for later starts: recorded in aio.json),
+    ``--without-compute`` off; neither keeps what was recorded. Its port is
+    chosen once, the next free one after the proxy's.
+
+    :raises ConfigError: libvirt-python is missing (one line: what to run).
+    """
+    with_compute = getattr(args, "with_compute", False)
+    without = getattr(args, "without_compute", False)
+    if with_compute and without:
+        raise ConfigError("--with-compute and --without-compute exclude each other")
+    values = dict(settings.__dict__)
+    if without:
+        values["compute"] = False
+    elif with_compute:
+        values["compute"] = True
+    if getattr(args, "libvirt_uri", None):
+        values["libvirt_uri"] = args.libvirt_uri
+    if values["compute"]:
+        _need_libvirt()
+        taken = layout.taken_ports(settings)
+        if not values["compute_port"] or values["compute_port"] in taken:
+            is_free = is_free or (lambda port: procs.port_free(settings.bind_ip, port))
+            values["compute_port"] = layout.next_free_port(settings, is_free)
+    return layout.Settings(**values)
+
+
+def _need_libvirt():
+    try:
+        import libvirt  # noqa: F401  (only checked: the compute API imports it in its own process)
+    except ImportError:
+        raise ConfigError("--with-compute needs libvirt-python, which is not importable here: "
+                          "run `make compute-deps`") from None
 
 
 def _check_data_dir(data_dir):
@@ -346,6 +385,16 @@ def banner(settings, started, creds, args):
             "  curl -i -H 'X-Auth-User: %s:%s' -H 'X-Auth-Key: %s' %s" % (account, user, key, auth),
             "  %s -A %s -U %s:%s -K %s stat" % (swift, auth, account, user, key),
             "  %s -A %s -U %s:%s -K %s upload mycontainer %s" % (swift, auth, account, user, key, example),
+        ]
+    if settings.compute:
+        api = "http://%s:%d" % (settings.bind_ip, settings.compute_port)
+        conf = layout.conf_file(settings.data_dir, catalog.COMPUTE_API, None)
+        lines += [
+            "",
+            "  compute api    %s  (libvirt %s)" % (api, settings.libvirt_uri),
+            "  %s --config %s --auth %s --user %s:%s --key %s flavor-list"
+            % (_tool("objstore-compute"), conf, auth, account, user, key),
+            "  curl -H \"X-Auth-Token: $TOKEN\" -H \"X-Storage-Url: $STORAGE_URL\" %s/v1/flavors" % api,
         ]
     me = _tool(PROG)
     if me == PROG and not shutil.which(PROG):
@@ -570,6 +619,10 @@ def build_parser():
     start.add_argument("--base-port", type=int, help="first port of the storage servers (default 6200)")
     start.add_argument("--nodes", type=int, help="storage nodes (default 4)")
     start.add_argument("--replicas", type=int, help="replicas of every ring (default 3)")
+    start.add_argument("--with-compute", action="store_true",
+                       help="also run the compute API (kept for later starts; needs `make compute-deps`)")
+    start.add_argument("--without-compute", action="store_true", help="no longer run the compute API")
+    start.add_argument("--libvirt-uri", help="the compute API's libvirt URI (default %s)" % layout.DEFAULT_LIBVIRT_URI)
     start.add_argument("--foreground", action="store_true", help="stay attached, logs on stdout; Ctrl-C stops all")
     start.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for every server to answer")
     sub.add_parser("status", parents=[common], help="each process: up or down, port, pid")

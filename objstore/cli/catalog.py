@@ -77,7 +77,12 @@ PROGRAMS = (
     _daemon("account", "reaper", "objstore.daemon.reaper", "objstore.reaper"),
 )
 
-BY_NAME = {program.name: program for program in PROGRAMS}
+# The compute companion's HTTP API: not a storage program (the managers do
+# not start it by default); the all-in-one runs it with ``--with-compute``.
+# It reads ``etc/compute.conf`` ([compute-api], [compute], [flavor:*]).
+COMPUTE_API = Program("compute-api", "compute", ("objstore.compute.server",), "compute", True)
+
+BY_NAME = {program.name: program for program in PROGRAMS + (COMPUTE_API,)}
 
 
 def servers(programs=PROGRAMS):

@@ -215,3 +215,32 @@ def test_readme_quickstart_commands_work_as_written(aio, tmp_path):
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, "%s\n--- out:\n%s\n--- err:\n%s" % (script, done.stdout, done.stderr)
         assert "hello, world" in done.stdout
+
+
+def test_with_compute_serves_flavors_with_a_proxy_token(tmp_path):
+    import json
+    import urllib.request
+
+    one = Aio(tmp_path / "data")
+    try:
+        code, out = one.run("start", "--with-compute", "--nodes", "1", "--replicas", "1", "--port", str(one.port),
+                            "--base-port", str(one.base_port), "--timeout", "150", timeout=240)
+        assert code == 0, out
+        with open(os.path.join(one.data_dir, "aio.json"), encoding="utf-8") as handle:
+            compute_port = json.load(handle)["settings"]["compute_port"]
+        api = "http://127.0.0.1:%d" % compute_port
+        assert "compute api    %s" % api in out and "flavor-list" in out
+        url, token = one.client().get_auth()
+        request = urllib.request.Request(api + "/v1/flavors", headers={"X-Auth-Token": token, "X-Storage-Url": url})
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            assert resp.status == 200
+            body = json.loads(resp.read())
+        names = [flavor["name"] for flavor in body["flavors"]]
+        assert names == ["m1.tiny", "m1.small", "m1.medium", "m1.large"]
+        _, table = one.status()
+        assert table["compute-api"][0] == "up"
+        pids = one.our_pids()
+    finally:
+        code, out = one.run("stop")
+    assert code == 0 and "stopped %d processes" % len(pids) in out
+    assert not any(group_alive(pid) for pid in pids) and one.our_pids() == []

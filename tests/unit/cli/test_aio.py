@@ -165,3 +165,65 @@ def test_copy_new_takes_whole_lines_only(tmp_path):
     with open(log, "ab") as handle:
         handle.write(b"o\n")
     assert aio._copy_new(proc, offset, 3, lines.append) == 8 and lines[-1] == "x   | two"
+
+
+# --- --with-compute ------------------------------------------------------------------
+def test_compute_port_is_the_next_free_one_after_the_proxys():
+    settings = layout.Settings("/tmp/x", port=8080, base_port=8081, nodes=1)  # storage on 8081-8083
+    assert layout.next_free_port(settings, lambda port: True) == 8084
+    assert layout.next_free_port(settings, lambda port: port != 8084) == 8085
+    with pytest.raises(aio.ConfigError):
+        layout.next_free_port(layout.Settings("/tmp/x", port=65535), lambda port: True)
+
+
+def test_with_compute_is_recorded_and_kept(tmp_path):
+    parse = aio.build_parser().parse_args
+    data = ["--data-dir", str(tmp_path)]
+    first = aio._compute_choice(layout.Settings(str(tmp_path), port=9000, base_port=9001, nodes=1),
+                                parse(["start", "--with-compute"] + data), is_free=lambda port: True)
+    assert (first.compute, first.compute_port, first.libvirt_uri) == (True, 9004, "test:///default")
+    layout.save_settings(first)
+    again = aio._compute_choice(layout.load_settings(str(tmp_path)), parse(["start"] + data),
+                                is_free=lambda port: False)  # the recorded port is kept, not searched again
+    assert again == first
+    off = aio._compute_choice(again, parse(["start", "--without-compute"] + data))
+    assert off.compute is False
+    uri = aio._compute_choice(first, parse(["start", "--libvirt-uri", "qemu:///embed?root=/r"] + data))
+    assert uri.libvirt_uri == "qemu:///embed?root=/r" and uri.compute_port == 9004
+
+
+def test_with_compute_runs_the_api_from_a_valid_config(tmp_path):
+    from objstore.common.config import load_section, read_ini
+    from objstore.compute.config import ComputeApiConfig, ComputeConfig
+
+    cluster = set_up(tmp_path, nodes=1, replicas=1, port=9000, compute=True, compute_port=9004)
+    api = [proc for proc in cluster.procs if proc.program is catalog.COMPUTE_API]
+    assert [(proc.name, proc.port) for proc in api] == [("compute-api", 9004)]
+    assert cluster.procs[-1] is api[0]  # started last, stopped first
+    conf = load_section(api[0].conf_file, "compute-api", ComputeApiConfig)
+    assert (conf.bind_port, conf.objstore_url, conf.workers) == (9004, "http://127.0.0.1:9000", 0)
+    compute = load_section(api[0].conf_file, "compute", ComputeConfig)
+    assert compute.connection_uri == "test:///default" and compute.state_dir == str(tmp_path / "compute")
+    assert not [name for name in read_ini(api[0].conf_file) if name.startswith("flavor:")]  # the defaults
+    recorded = aio.Cluster.recorded(layout.load_settings(str(tmp_path)), lambda line: None)
+    assert [proc.name for proc in recorded.find("compute-api")] == ["compute-api"]
+    without = set_up(tmp_path / "plain", nodes=1, replicas=1)
+    assert not os.path.exists(layout.conf_file(str(tmp_path / "plain"), catalog.COMPUTE_API, None))
+    assert "compute-api" not in [proc.name for proc in without.procs]
+
+
+def test_with_compute_without_libvirt_is_one_line(run, tmp_path, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "libvirt", None)  # import libvirt -> ImportError
+    code, _, err = run("start", "--with-compute", "--data-dir", str(tmp_path), "--port", "9000")
+    assert code == 1 and err.count("\n") == 1 and "run `make compute-deps`" in err
+    assert not os.path.exists(tmp_path / "run")  # nothing was started
+
+
+def test_banner_shows_the_compute_api():
+    settings = layout.Settings("/tmp/x", port=8081, compute=True, compute_port=8082)
+    args = aio.build_parser().parse_args(["start", "--data-dir", "/tmp/x"])
+    text = aio.banner(settings, 26, ("http://127.0.0.1:8081/v1/AUTH_test", "tok"), args)
+    assert "compute api    http://127.0.0.1:8082" in text
+    assert ("objstore-compute --config /tmp/x/etc/compute.conf --auth http://127.0.0.1:8081/auth/v1.0 "
+            "--user test:tester --key testing flavor-list") in text
+    assert "compute" not in aio.banner(layout.Settings("/tmp/x"), 25, ("u", "t"), args)

@@ -25,7 +25,6 @@ Theory of operation (as Swift's reaper):
 import dataclasses
 import json
 import os
-import time
 
 from objstore.account.broker import DELETED_STATUS, AccountBroker
 from objstore.common.config import option
@@ -33,9 +32,8 @@ from objstore.common.exceptions import ObjstoreError
 from objstore.common.fs import ismount, listdir
 from objstore.common.timestamp import Timestamp
 from objstore.daemon import local
-from objstore.daemon.runner import Daemon, DaemonConfig, daemon_main
-from objstore.ring import Ring
-from objstore.web.backend import ConnectionPool, quote_path
+from objstore.daemon.runner import ClusterDaemon, DaemonConfig, daemon_main
+from objstore.web.backend import quote_path
 
 PAGE = 1000
 
@@ -66,28 +64,15 @@ def account_dbs(device_path):
                     yield int(part), db_file
 
 
-class AccountReaper(Daemon):
+class AccountReaper(ClusterDaemon):
     """One pass: every deleted account this node is first primary of, emptied.
 
-    :param rings: ``{"account", "container", "object"}`` Rings (loaded from
-        ``ring_dir`` when None).
-    :param pool: a ConnectionPool (made from the config when None).
+    Rings, pool and clock come from ClusterDaemon.
     """
 
     name = "account-reaper"
     server_section = "account-server"
     config_cls = ReaperConfig
-
-    def __init__(self, config, logger, rings=None, pool=None, now=time.time):
-        super().__init__(config, logger)
-        self._rings = dict(rings or {})
-        self.pool = pool or ConnectionPool(config.conn_timeout, config.node_timeout)
-        self.now = now
-
-    def ring(self, kind):
-        if kind not in self._rings:
-            self._rings[kind] = Ring(os.path.join(self.config.ring_dir, "%s.ring.gz" % kind))
-        return self._rings[kind]
 
     def run_pass(self, devices=None, partitions=None):
         stats = {"accounts_reaped": 0, "accounts_pending": 0, "containers_deleted": 0,

@@ -24,6 +24,7 @@ Theory of operation:
 
 import argparse
 import dataclasses
+import os
 import random
 import signal
 import sys
@@ -34,6 +35,8 @@ from objstore.common.config import build, option, read_ini
 from objstore.common.exceptions import ConfigError, ObjstoreError
 from objstore.common.log import get_logger
 from objstore.daemon import recon
+from objstore.ring import Ring
+from objstore.web.backend import ConnectionPool
 
 # Keys a daemon inherits from its server's section of the same file, so that
 # an operator sets devices/ports once per node.
@@ -212,6 +215,31 @@ class Daemon:
             return [guarded(item) for item in items]
         pool = green.GreenPool(self.config.concurrency)
         return list(pool.imap(guarded, items))
+
+
+class ClusterDaemon(Daemon):
+    """A daemon that talks to the whole cluster (the expirer, the reaper):
+    rings by kind, loaded from ``ring_dir`` on first use, and one backend
+    connection pool. Its config needs ``conn_timeout`` and ``node_timeout``.
+
+    :param rings: ``{"account", "container", "object"}`` Rings (loaded from
+        ``ring_dir`` when missing).
+    :param pool: a ConnectionPool (made from the config when None).
+    :param now: the clock (tests pass a fixed one).
+    """
+
+    def __init__(self, config, logger, rings=None, pool=None, now=time.time):
+        super().__init__(config, logger)
+        self._rings = dict(rings or {})
+        self.pool = pool or ConnectionPool(config.conn_timeout, config.node_timeout)
+        self.now = now
+
+    def ring(self, kind):
+        """The ``account``, ``container`` or ``object`` Ring."""
+        if kind not in self._rings:
+            self._rings[kind] = Ring(os.path.join(self.config.ring_dir, "%s.ring.gz" % kind))
+        return self._rings[kind]
+
 
 
 def run_once(daemon, devices=None, partitions=None, clock=time.time):

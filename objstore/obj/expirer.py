@@ -35,14 +35,12 @@ import dataclasses
 import hashlib
 import json
 import os
-import time
 
 from objstore.common.config import option
 from objstore.common.exceptions import ObjstoreError
 from objstore.common.timestamp import Timestamp
-from objstore.daemon.runner import Daemon, DaemonConfig, daemon_main
-from objstore.ring import Ring
-from objstore.web.backend import ConnectionPool, quote_path
+from objstore.daemon.runner import ClusterDaemon, DaemonConfig, daemon_main
+from objstore.web.backend import quote_path
 
 EXPIRING_ACCOUNT = ".expiring_objects"
 DIVISOR = 86400
@@ -142,28 +140,15 @@ def quorum(count):
 
 
 # --- the daemon ----------------------------------------------------------------
-class ObjectExpirer(Daemon):
+class ObjectExpirer(ClusterDaemon):
     """One pass over the expiring-objects queue.
 
-    :param rings: ``{"account", "container", "object"}`` Rings (loaded from
-        ``ring_dir`` when None).
-    :param pool: a ConnectionPool (made from the config when None).
+    Rings, pool and clock come from ClusterDaemon.
     """
 
     name = "object-expirer"
     server_section = "object-server"
     config_cls = ExpirerConfig
-
-    def __init__(self, config, logger, rings=None, pool=None, now=time.time):
-        super().__init__(config, logger)
-        self._rings = dict(rings or {})
-        self.pool = pool or ConnectionPool(config.conn_timeout, config.node_timeout)
-        self.now = now
-
-    def ring(self, kind):
-        if kind not in self._rings:
-            self._rings[kind] = Ring(os.path.join(self.config.ring_dir, "%s.ring.gz" % kind))
-        return self._rings[kind]
 
     @property
     def account(self):

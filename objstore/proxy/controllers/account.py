@@ -2,10 +2,10 @@
 management for reseller admins."""
 
 from objstore.common.constraints import check_metadata, check_name
-from objstore.common.exceptions import BackendError, MethodNotAllowed
+from objstore.common.exceptions import MethodNotAllowed
 from objstore.common.timestamp import Timestamp
 from objstore.proxy.controllers import listing
-from objstore.proxy.controllers.base import Controller, client_headers, translate_removals
+from objstore.proxy.controllers.base import Controller, translate_removals
 from objstore.web.app import Response, error_response, meta_text
 from objstore.web.backend import quote_path
 
@@ -33,16 +33,12 @@ class AccountController(Controller):
             if status == 404 and self.app.config.account_autocreate:
                 return self._empty_account(req, account, fmt)
             return error_response(status)
-        try:
-            body = resp.read_all() if req.method == "GET" else b""
-            resp.release()
-        except BackendError as err:
-            resp.close()
-            self.node_error(node, str(err))
+        answer = self.read_listing(req, resp, node)
+        if answer is None:
             return error_response(503)
-        headers = client_headers(resp.headers, self.is_owner(req))
-        if resp.status >= 300:
-            return Response(status=resp.status, headers=headers, body=body)
+        status, headers, body = answer
+        if status >= 300:
+            return Response(status=status, headers=headers, body=body)
         return self._listing_response(req, account, fmt, headers, body)
 
     def _listing_response(self, req, account, fmt, headers, body):

@@ -140,6 +140,22 @@ class Controller:
         self.app.error_limiter.error(node, message)
 
     # --- reads ----------------------------------------------------------------
+    def read_listing(self, req, resp, node):
+        """The whole answer of an account or container GET/HEAD found by :meth:`read`.
+
+        :returns: ``(status, client headers, body)`` (``b""`` for HEAD), or
+            None when the node failed mid-body (logged, error-limited; the
+            caller answers 503).
+        """
+        try:
+            body = resp.read_all() if req.method == "GET" else b""
+            resp.release()
+        except BackendError as err:
+            resp.close()
+            self.node_error(node, str(err))
+            return None
+        return resp.status, client_headers(resp.headers, self.is_owner(req)), body
+
     def read(self, req, ring, part, primaries, method, path, headers, newest=False, kind=None):
         """Find a good answer for a GET or HEAD.
 

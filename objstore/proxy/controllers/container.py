@@ -2,10 +2,9 @@
 metadata, ACLs and CORS settings."""
 
 from objstore.common.constraints import check_metadata, check_name
-from objstore.common.exceptions import BackendError
 from objstore.common.timestamp import Timestamp
 from objstore.proxy.controllers import listing
-from objstore.proxy.controllers.base import Controller, client_headers, translate_removals
+from objstore.proxy.controllers.base import Controller, translate_removals
 from objstore.web.app import Response, error_response, meta_text
 from objstore.web.backend import quote_path
 
@@ -39,16 +38,12 @@ class ContainerController(Controller):
             if status == 404:
                 self.app.info_cache.invalidate(("container", account, container))
             return error_response(status)
-        try:
-            body = resp.read_all() if req.method == "GET" else b""
-            resp.release()
-        except BackendError as err:
-            resp.close()
-            self.node_error(node, str(err))
+        answer = self.read_listing(req, resp, node)
+        if answer is None:
             return error_response(503)
-        out_headers = client_headers(resp.headers, self.is_owner(req))
-        if resp.status >= 300:
-            return Response(status=resp.status, headers=out_headers, body=body)
+        status, out_headers, body = answer
+        if status >= 300:
+            return Response(status=status, headers=out_headers, body=body)
         out_headers["X-Storage-Policy"] = "Policy-0"
         if req.method == "HEAD":
             out = Response(status=204, headers=out_headers)

@@ -14,6 +14,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from objstore.common.exceptions import BadRequest, PreconditionFailed
 from objstore.common.timestamp import Timestamp
+from objstore.web.app import accept_qualities
 
 FORMATS = {"json": "application/json", "xml": "application/xml", "plain": "text/plain"}
 ACCEPT_TYPES = {
@@ -72,17 +73,7 @@ def choose_format(format_param, accept):
         return fmt
     if accept:
         best = None
-        for part in accept.split(","):
-            media, _, rest = part.strip().partition(";")
-            media = media.strip().lower()
-            quality = 1.0
-            for param in rest.split(";"):
-                name, _, value = param.strip().partition("=")
-                if name == "q":
-                    try:
-                        quality = float(value)
-                    except ValueError:
-                        quality = 0.0
+        for media, quality in accept_qualities(accept):
             fmt = ACCEPT_TYPES.get(media)
             if media in ("*/*", "text/*"):
                 fmt = "plain"

@@ -85,6 +85,26 @@ def meta_text(headers):
     return result
 
 
+def accept_qualities(accept):
+    """``[(media type, q)]`` from an Accept header, in order (RFC 7231 5.3.2).
+
+    Media types are lower-cased; a missing ``q`` is 1.0 and a malformed one 0.0.
+    """
+    result = []
+    for item in accept.split(","):
+        media, _, params = item.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        result.append((media.strip().lower(), quality))
+    return result
+
+
 def new_txn_id(suffix=""):
     """A transaction id: ``tx`` + 21 hex + ``-`` + hex time, as clients expect."""
     return "tx%s-%010x%s" % (uuid.uuid4().hex[:21], int(time.time()), suffix)

@@ -8,6 +8,7 @@ import urllib.parse
 from xml.sax.saxutils import escape, quoteattr
 
 from objstore.common.exceptions import BadRequest, PreconditionFailed
+from objstore.web.app import accept_qualities
 
 PASSED_PARAMS = ("marker", "end_marker", "prefix", "delimiter", "path", "reverse")
 
@@ -33,17 +34,7 @@ def listing_format(req):
         return "plain"
     best = None
     best_q = -1.0
-    for item in accept.split(","):
-        media, _, params = item.strip().partition(";")
-        media = media.strip().lower()
-        q = 1.0
-        for param in params.split(";"):
-            key, _, value = param.strip().partition("=")
-            if key == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
+    for media, q in accept_qualities(accept):
         fmt = {"application/json": "json", "application/xml": "xml", "text/xml": "xml",
                "text/plain": "plain", "*/*": "plain", "text/*": "plain", "application/*": "json"}.get(media)
         if fmt and q > best_q:

@@ -58,3 +58,10 @@ def test_meta_text_counts_utf8_once():
     assert meta_text(headers)["Content-Type"] == "text/plain"
     check_metadata(meta_text(headers), "object")  # exactly at the limit: allowed
 
+
+
+def test_accept_qualities():
+    from objstore.web.app import accept_qualities
+
+    assert accept_qualities("application/json;q=0.5, Text/XML , */*;q=x") == [
+        ("application/json", 0.5), ("text/xml", 1.0), ("*/*", 0.0)]

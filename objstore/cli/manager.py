@@ -214,11 +214,15 @@ class Manager:
             return True
         return False
 
-    def start(self):
+    def _configs_ok(self):
+        """Load every selected config; print each error (``config error: file:line: ...``)."""
         errors = self.check_all()
-        if errors:
-            for line in errors:
-                self.out("config error: " + line)
+        for line in errors:
+            self.out("config error: " + line)
+        return not errors
+
+    def start(self):
+        if not self._configs_ok():
             return EXIT_USAGE
         problem = self._make_dirs()
         if problem:
@@ -314,10 +318,7 @@ class Manager:
         return EXIT_FAILED if failed else EXIT_OK
 
     def restart(self):
-        errors = self.check_all()
-        if errors:  # a bad config must not take a working server down
-            for line in errors:
-                self.out("config error: " + line)
+        if not self._configs_ok():  # a bad config must not take a working server down
             return EXIT_USAGE
         code = self.stop()
         if code != EXIT_OK:
@@ -327,10 +328,7 @@ class Manager:
     def reload(self):
         """Servers: SIGHUP (new workers with the new config, old ones drain).
         Daemons have no reload: they are restarted."""
-        errors = self.check_all()
-        if errors:
-            for line in errors:
-                self.out("config error: " + line)
+        if not self._configs_ok():
             return EXIT_USAGE
         restart, failed = [], 0
         for item in self.items:
@@ -357,10 +355,7 @@ class Manager:
         return EXIT_NOT_RUNNING if down else EXIT_OK
 
     def once(self):
-        errors = self.check_all()
-        if errors:
-            for line in errors:
-                self.out("config error: " + line)
+        if not self._configs_ok():
             return EXIT_USAGE
         failed = 0
         for item in self.items:
@@ -385,10 +380,7 @@ class Manager:
     def no_daemon(self):
         """Run in the foreground (output on our stdout) until they exit or we
         get SIGINT/SIGTERM, which we pass on."""
-        errors = self.check_all()
-        if errors:
-            for line in errors:
-                self.out("config error: " + line)
+        if not self._configs_ok():
             return EXIT_USAGE
         problem = self._make_dirs()
         if problem:

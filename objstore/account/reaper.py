@@ -175,51 +175,43 @@ class AccountReaper(ClusterDaemon):
         return False
 
     def delete_object(self, account, container, obj):
-        part, nodes = self.ring("object").get_nodes(account, container, obj)
-        cpart, cnodes = self.ring("container").get_nodes(account, container)
-        timestamp = Timestamp.now().internal
-        good = 0
-        for index, node in enumerate(nodes):
-            cnode = cnodes[index % len(cnodes)]
-            headers = {
-                "X-Timestamp": timestamp,
-                "X-Container-Host": "%s:%s" % (cnode["ip"], cnode["port"]),
-                "X-Container-Device": cnode["device"],
-                "X-Container-Partition": str(cpart),
-            }
-            try:
-                resp = self.pool.request(node["ip"], node["port"], "DELETE",
-                                         quote_path(node["device"], str(part), account, container, obj), headers)
-            except ObjstoreError as err:
-                self.logger.info("reaper: DELETE %s/%s/%s on %s:%s failed: %s", account, container, obj,
-                                 node["ip"], node["port"], err)
-                continue
-            if 200 <= resp.status < 300 or resp.status in (404, 409):
-                good += 1
-        return good == len(nodes)
+        """DELETE an object on all its primaries (each telling one container replica)."""
+        return self._delete_everywhere("object", (account, container, obj), "container",
+                                       (account, container), ok=(404, 409))
 
     def delete_container(self, account, container):
-        part, nodes = self.ring("container").get_nodes(account, container)
-        apart, anodes = self.ring("account").get_nodes(account)
+        """DELETE a container on all its primaries (each telling one account replica)."""
+        return self._delete_everywhere("container", (account, container), "account", (account,), ok=(404,))
+
+    def _delete_everywhere(self, kind, names, parent_kind, parent_names, ok):
+        """True when every primary of ``names`` answered 2xx or a status in ``ok``.
+
+        Each replica's request names one replica of the parent (``X-Container-*``
+        or ``X-Account-*``) to update, as the proxy does.
+        """
+        part, nodes = self.ring(kind).get_nodes(*names)
+        ppart, pnodes = self.ring(parent_kind).get_nodes(*parent_names)
+        prefix = "X-%s-" % parent_kind.capitalize()
         timestamp = Timestamp.now().internal
         good = 0
         for index, node in enumerate(nodes):
-            anode = anodes[index % len(anodes)]
+            pnode = pnodes[index % len(pnodes)]
             headers = {
                 "X-Timestamp": timestamp,
-                "X-Account-Host": "%s:%s" % (anode["ip"], anode["port"]),
-                "X-Account-Device": anode["device"],
-                "X-Account-Partition": str(apart),
+                prefix + "Host": "%s:%s" % (pnode["ip"], pnode["port"]),
+                prefix + "Device": pnode["device"],
+                prefix + "Partition": str(ppart),
             }
             try:
                 resp = self.pool.request(node["ip"], node["port"], "DELETE",
-                                         quote_path(node["device"], str(part), account, container), headers)
-            except ObjstoreError:
+                                         quote_path(node["device"], str(part), *names), headers)
+            except ObjstoreError as err:
+                self.logger.info("reaper: DELETE %s %s on %s:%s failed: %s", kind, "/".join(names),
+                                 node["ip"], node["port"], err)
                 continue
-            if 200 <= resp.status < 300 or resp.status == 404:
+            if 200 <= resp.status < 300 or resp.status in ok:
                 good += 1
         return good == len(nodes)
-
 
 def main(argv=None):
     """``objstore-account-reaper CONF [--once] [--devices ..] [--partitions ..]``."""

@@ -554,7 +554,7 @@ def cmd_once(args, out):
     failed = 0
     for program in chosen:
         module = catalog.find_module(program).__name__
-        nodes = [proc for proc in cluster.procs if proc.program == program]
+        nodes = layout.node_procs(settings, program)
         begin = time.monotonic()
         children = []
         for proc in nodes:

@@ -30,7 +30,8 @@ class Program:
     :param kind: ``proxy``, ``account``, ``container`` or ``object``.
     :param modules: candidate modules, first importable one with ``main`` wins.
     :param conf: the stem of the config file it reads (``object-server``):
-        daemons read the file of their kind's server.
+        daemons read the file of their kind's server; None: the node's
+        config directory (``node-daemons``).
     :param server: True for the HTTP servers (they listen on a port).
     """
 
@@ -82,7 +83,12 @@ PROGRAMS = (
 # It reads ``etc/compute.conf`` ([compute-api], [compute], [flavor:*]).
 COMPUTE_API = Program("compute-api", "compute", ("objstore.compute.server",), "compute", True)
 
-BY_NAME = {program.name: program for program in PROGRAMS + (COMPUTE_API,)}
+# Every daemon of one node in one process (``nodedaemons.py``): what the
+# all-in-one runs instead of one process per daemon. It reads the node's
+# config directory (``conf`` None), not one file.
+NODE_DAEMONS = Program("node-daemons", "node", ("objstore.cli.nodedaemons",), None)
+
+BY_NAME = {program.name: program for program in PROGRAMS + (COMPUTE_API, NODE_DAEMONS)}
 
 
 def servers(programs=PROGRAMS):

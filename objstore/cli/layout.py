@@ -215,16 +215,23 @@ def storage_port(settings, kind, node):
 
 
 def conf_file(data_dir, program, node):
+    if program.conf is None:
+        return node_etc_dir(data_dir, node)
     if node is None:
         return os.path.join(data_dir, "etc", program.conf + ".conf")
-    return os.path.join(data_dir, "etc", "node%d" % node, program.conf + ".conf")
+    return os.path.join(node_etc_dir(data_dir, node), program.conf + ".conf")
+
+
+def node_etc_dir(data_dir, node):
+    """The directory of ``node``'s config files (one per storage kind)."""
+    return os.path.join(data_dir, "etc", "node%d" % node)
 
 
 @dataclasses.dataclass(frozen=True)
 class Proc:
     """One process of the all-in-one."""
 
-    name: str  # proxy-server, object-server-2, object-replicator-2
+    name: str  # proxy-server, object-server-2, node-daemons-2
     program: catalog.Program
     node: object  # int, or None for the proxy
     port: object  # int for servers, None for daemons
@@ -237,7 +244,7 @@ def processes(settings, programs):
     """Every process of the cluster, for the given available ``programs``.
 
     Servers come first (storage servers node by node, then the proxy), then
-    daemons node by node; the order starts things sensibly, reversed it stops
+    one process per node running all of its daemons; the order starts things sensibly, reversed it stops
     them.
     """
     result = []
@@ -250,12 +257,19 @@ def processes(settings, programs):
     for program in catalog.servers(programs):
         if program.kind == "proxy":
             result.append(_proc(data, program, None, settings.port))
-    for program in catalog.daemons(programs):
+    if catalog.daemons(programs):
+        # One process per node runs all of that node's daemons (~40 MiB
+        # each as processes of their own, mostly asleep).
         for node in range(1, settings.nodes + 1):
-            result.append(_proc(data, program, node, None))
+            result.append(_proc(data, catalog.NODE_DAEMONS, node, None))
     if settings.compute:
         result.append(_proc(data, catalog.COMPUTE_API, None, settings.compute_port))
     return result
+
+
+def node_procs(settings, program):
+    """``program`` as one process per node (how ``once`` runs a daemon)."""
+    return [_proc(settings.data_dir, program, node, None) for node in range(1, settings.nodes + 1)]
 
 
 def _proc(data, program, node, port):

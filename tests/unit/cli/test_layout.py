@@ -52,10 +52,15 @@ def test_process_names_and_order():
     programs = [catalog.BY_NAME[name] for name in ("object-server", "proxy-server", "object-replicator")]
     procs = layout.processes(layout.Settings("/d", nodes=2), programs)
     assert [p.name for p in procs] == ["object-server-1", "object-server-2", "proxy-server",
-                                       "object-replicator-1", "object-replicator-2"]
+                                       "node-daemons-1", "node-daemons-2"]  # one process runs a node's daemons
     assert procs[1].port == 6203 and procs[2].port == 8080 and procs[3].port is None
     assert procs[1].conf_file == "/d/etc/node2/object-server.conf"
-    assert procs[3].conf_file == "/d/etc/node1/object-server.conf"  # daemons read the node's server file
+    assert procs[4].conf_file == "/d/etc/node2"  # the node's config files, each daemon's section in its kind's
+    replicators = layout.node_procs(layout.Settings("/d", nodes=2), catalog.BY_NAME["object-replicator"])
+    assert [p.conf_file for p in replicators] == ["/d/etc/node1/object-server.conf", "/d/etc/node2/object-server.conf"]
+    assert [p.name for p in replicators] == ["object-replicator-1", "object-replicator-2"]
+    no_daemons = layout.processes(layout.Settings("/d", nodes=2), programs[:2])
+    assert [p.name for p in no_daemons] == ["object-server-1", "object-server-2", "proxy-server"]
     assert procs[2].pid_file == "/d/run/proxy-server.pid" and procs[2].log_file == "/d/logs/proxy-server.log"
 
 

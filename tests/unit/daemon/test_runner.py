@@ -202,6 +202,47 @@ def test_run_concurrently_keeps_order_and_logs_failures(tmp_path, capture):
     assert len(handler.lines("ERROR")) == 1
 
 
+def test_run_together_interleaves_daemons_in_one_process(tmp_path, capture):
+    """Two daemons share one hub: while one sleeps between passes the other
+    runs, and a stop request reaches both."""
+    logger, _ = capture
+    order = []
+
+    class Napper(ToyDaemon):
+        def run_pass(self, devices=None, partitions=None):
+            order.append(self.config.words)
+            if len(order) >= 6:
+                for daemon in both:
+                    daemon.request_stop()
+            return super().run_pass(devices, partitions)
+
+    both = [Napper(ToyConfig(devices=str(tmp_path), interval=0.01, jitter=0, words=word,
+                             recon_cache_path=str(tmp_path / "recon")), logger) for word in ("a", "b")]
+    assert runner.run_together(both) == 0
+    assert sorted(set(order)) == ["a", "b"]
+    assert order[:2] in (["a", "b"], ["b", "a"])  # b's first pass does not wait for a to finish
+    assert recon.read_recon(str(tmp_path / "recon"), "toy-worker")["passes"] >= 6
+
+
+def test_run_together_once_and_a_failing_daemon(tmp_path, capture):
+    logger, handler = capture
+
+    class Lost(ToyDaemon):
+        name = "lost-worker"
+
+        def run_pass(self, devices=None, partitions=None):
+            raise ConfigError("two devices named sdb1 on this host")
+
+    import io
+
+    err = io.StringIO()
+    good = ToyDaemon(ToyConfig(devices=str(tmp_path), recon_cache_path=str(tmp_path / "r")), logger)
+    bad = Lost(ToyConfig(devices=str(tmp_path), recon_cache_path=str(tmp_path / "r")), logger)
+    assert runner.run_together([bad, good], once=True, devices=["sdb1"], err=err) == 2
+    assert good.calls == [(["sdb1"], None)]  # the other daemon still ran its pass
+    assert err.getvalue() == "objstore-lost-worker: two devices named sdb1 on this host\n"
+
+
 def test_parse_lists():
     assert runner.parse_int_list("1, 2,5") == [1, 2, 5]
     assert runner.parse_int_list("") is None

@@ -54,13 +54,14 @@ from objstore.common.timestamp import Timestamp
 from objstore.daemon import local
 from objstore.daemon.runner import Daemon, DaemonConfig, daemon_main
 from objstore.obj import hashes
+from objstore.obj.diskfile import CRC_KEY
 from objstore.obj.metadata import read_metadata
 from objstore.ring import Ring
 from objstore.web.backend import ConnectionPool, quote_path
 
 REPLICATION_HEADER = "X-Backend-Replication"
 # Metadata keys that are not request headers to copy on a replicated PUT/POST.
-NOT_HEADERS = frozenset(("name", "x-timestamp", "content-length"))
+NOT_HEADERS = frozenset(("name", "x-timestamp", "content-length", CRC_KEY))  # the receiver computes its own CRC
 
 
 @dataclasses.dataclass(frozen=True)

@@ -50,7 +50,7 @@ from objstore.common.hashing import conf_path
 from objstore.common.timestamp import Timestamp, normalize_delete_at
 from objstore.daemon.recon import recon_response
 from objstore.obj import conditions, expirer
-from objstore.obj.diskfile import DiskFileManager, parse_reserve
+from objstore.obj.diskfile import CRC_KEY, DiskFileManager, parse_reserve
 from objstore.obj.hashes import parse_suffixes
 from objstore.web.app import BaseApp, Response, meta_text, split_path
 from objstore.web.backend import ConnectionPool, quote_path
@@ -59,7 +59,7 @@ from objstore.web.server import ServerConfig, server_main
 USER_META_PREFIX = "x-object-meta-"
 SYSMETA_PREFIX = "x-object-sysmeta-"
 # Metadata keys that are ours, not headers to echo.
-INTERNAL_KEYS = frozenset(("name", "Content-Length", "ETag", "X-Timestamp", "Content-Type"))
+INTERNAL_KEYS = frozenset(("name", "Content-Length", "ETag", "X-Timestamp", "Content-Type", CRC_KEY))
 
 
 @dataclasses.dataclass(frozen=True)

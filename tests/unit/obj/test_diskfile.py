@@ -4,6 +4,7 @@ xattrs, and a real full disk (loop-mounted) or an injected ENOSPC."""
 import errno
 import io
 import os
+import zlib
 
 import pytest
 
@@ -114,6 +115,75 @@ def test_corrupt_single_chunk_object_sends_all_but_the_tail(devices, capture):
             got.append(chunk)
     reader.close()
     assert len(b"".join(got)) == len(body) - d.VERIFY_HOLD
+
+
+def _flip_byte(df, offset):
+    (data_name,) = [name for name in os.listdir(df.hash_dir) if name.endswith(".data")]
+    with open(os.path.join(df.hash_dir, data_name), "r+b") as handle:
+        handle.seek(offset)
+        byte = handle.read(1)
+        handle.seek(offset)
+        handle.write(bytes([byte[0] ^ 1]))
+
+
+def _read_all(df):
+    reader = df.reader()
+    try:
+        return b"".join(reader)
+    finally:
+        reader.close()
+
+
+def test_full_reads_check_the_stored_crc32(manager, devices):
+    body = os.urandom(300000)
+    _write(manager.get_diskfile("sda", 3, "a", "c", "o"), body, T1)
+    df = manager.get_diskfile("sda", 3, "a", "c", "o").open()
+    assert df.data_metadata[d.CRC_KEY] == "%08x" % zlib.crc32(body)
+    assert _read_all(df) == body
+    _flip_byte(df, 123456)  # same length: only a checksum can tell
+    df = manager.get_diskfile("sda", 3, "a", "c", "o").open()
+    with pytest.raises(DiskFileQuarantined) as info:
+        _read_all(df)
+    assert "crc32" in str(info.value)
+    (moved,) = os.listdir(os.path.join(devices, "sda", "quarantined", "objects"))
+    assert moved.startswith(df.name_hash)
+    with pytest.raises(DiskFileNotFound):
+        manager.get_diskfile("sda", 3, "a", "c", "o").open()
+
+
+def test_an_object_without_a_crc_is_checked_against_its_etag(manager):
+    """Objects written before the CRC existed (or by another writer) still get
+    the md5 check."""
+    body = os.urandom(200000)
+    df = manager.get_diskfile("sda", 3, "a", "c", "old")
+    _write(df, body, T1)
+    df = manager.get_diskfile("sda", 3, "a", "c", "old").open()
+    (data_name,) = [name for name in os.listdir(df.hash_dir) if name.endswith(".data")]
+    path = os.path.join(df.hash_dir, data_name)
+    meta = dict(df.data_metadata)
+    del meta[d.CRC_KEY]
+    fd = os.open(path, os.O_RDWR)
+    try:
+        d.meta_mod.write_metadata(fd, meta, len(body))
+    finally:
+        os.close(fd)
+    df = manager.get_diskfile("sda", 3, "a", "c", "old").open()
+    assert d.CRC_KEY not in df.data_metadata
+    assert _read_all(df) == body
+    _flip_byte(df, 5)
+    df = manager.get_diskfile("sda", 3, "a", "c", "old").open()
+    with pytest.raises(DiskFileQuarantined) as info:
+        _read_all(df)
+    assert "md5" in str(info.value)
+
+
+def test_the_crc_stays_with_the_data_file(manager):
+    df = manager.get_diskfile("sda", 3, "a", "c", "o")
+    _write(df, b"abc", T1, **{d.CRC_KEY: "deadbeef"})  # a caller's value is not trusted
+    df.write_metadata({"X-Timestamp": T2.internal, "X-Object-Meta-B": "2", d.CRC_KEY: "00000000"})
+    opened = manager.get_diskfile("sda", 3, "a", "c", "o").open()
+    assert opened.metadata[d.CRC_KEY] == "%08x" % zlib.crc32(b"abc")  # a .meta neither holds nor replaces it
+    assert _read_all(opened) == b"abc"
 
 
 def test_reader_keeps_working_after_overwrite_and_delete(manager):

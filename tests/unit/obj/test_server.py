@@ -86,6 +86,7 @@ def test_put_get_head_round_trip(app, devices):
     assert h["Content-Encoding"] == "gzip" and h["Content-Disposition"] == "inline"
     assert h["X-Static-Large-Object"] == "True" and h["X-Delete-At"] == "4000000000"
     assert "X-Ignored" not in h
+    assert not [key for key in h if "crc" in key.lower()]  # the body's CRC-32 stays internal
     assert h["X-Timestamp"] == Timestamp(T1).normal
     assert h["X-Backend-Timestamp"] == T1 and h["X-Backend-Data-Timestamp"] == T1
     assert h["Last-Modified"] == Timestamp(T1).http_date
@@ -280,6 +281,7 @@ def test_post_replaces_user_metadata_keeps_data(app, devices):
     assert resp.body == b"data" and h["X-Object-Meta-New"] == "2" and "X-Object-Meta-Old" not in h
     assert h["X-Object-Sysmeta-Keep"] == "s" and "Content-Encoding" not in h and h["Content-Type"] == "text/x"
     assert h["X-Timestamp"] == Timestamp(T2).normal and h["X-Backend-Data-Timestamp"] == T1
+    assert not [key for key in h if "crc" in key.lower()]
     # a newer POST replaces the .meta
     assert call(app, "POST", headers={"X-Timestamp": T3, "X-Object-Meta-Third": "3"}).status_int == 202
     assert sorted(os.listdir(hash_dir(devices))) == [T1 + ".data", T3 + ".meta"]

@@ -2,10 +2,11 @@
 user starts it, in the same shape as the Swift reference (swift_aio.py).
 
 ``objstore-aio start`` lays out 4 nodes, 3-replica rings with part_power 10
-and tempauth, and starts every server and the consistency daemons. The
-benchmark then stops the daemons (replicators, auditors, updaters...) through
-the all-in-one's own process table, because the Swift side runs none: both
-sides measure the request path alone. The server worker counts the all-in-one
+and tempauth, and starts every server and the consistency daemons (one
+process per node runs that node's ten). The benchmark then stops the daemons
+through the all-in-one's own process table, so that both sides measure the
+request path alone; at the end it starts them again on both sides to measure
+the memory of a whole running cluster (``start_daemons``/``stop_daemons``). The server worker counts the all-in-one
 wrote into its configs are read back (:meth:`ObjstoreAIO.worker_counts`) and
 Swift is configured with the same ones.
 
@@ -75,7 +76,14 @@ class ObjstoreAIO:
         cluster = aio.Cluster(settings, catalog.available(), lambda line: None)
         daemons = [proc for proc in cluster.procs if not proc.program.server]
         cluster.stop(daemons, quiet=True)
-        self.stopped_daemons = sorted({proc.program.name for proc in daemons})
+        self.stopped_daemons = sorted({proc.name for proc in daemons})
+
+    def start_daemons(self):
+        """Start the daemons again (``objstore-aio start`` starts what is not running)."""
+        code = self._aio("start")
+        if code:
+            raise host.BenchSetupError("objstore-aio start (daemons) exited %s; see %s/objstore-aio.log"
+                                       % (code, self.log_dir))
 
     def root_pids(self):
         run_dir = os.path.join(self.data_dir, "run")

@@ -62,6 +62,9 @@ ROWS = (
     ("(f) RSS peak under (a)", "MiB", "lower", "round", _round(("memory_under_small", "rss_mib"))),
     ("(f) PSS peak under (a)", "MiB", "lower", "round", _round(("memory_under_small", "pss_mib"))),
     ("(f) processes", "", "lower", "system", _round(("memory_rest", "processes"))),
+    ("(f) RSS at rest, daemons running", "MiB", "lower", "system", _round(("memory_daemons", "rss_mib"))),
+    ("(f) PSS at rest, daemons running", "MiB", "lower", "system", _round(("memory_daemons", "pss_mib"))),
+    ("(f) processes, daemons running", "", "lower", "system", _round(("memory_daemons", "processes"))),
 )
 
 

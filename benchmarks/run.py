@@ -158,6 +158,18 @@ def run(args):
                         entry["errors"].append("round %d, %s: %s" % (round_no + 1, step.__name__, err))
                         say("  %s round %d, %s failed: %s" % (cluster.name, round_no + 1, step.__name__, err))
                         traceback.print_exc()
+        for cluster in clusters:
+            entry = results["systems"][cluster.name]
+            say("memory of %s with its consistency daemons running" % cluster.name)
+            try:
+                entry["memory_daemons"] = workloads.memory_with_daemons(cluster, plan)
+            except Exception as err:  # noqa: B902 - one failure must not lose the other figures
+                entry["errors"].append("memory with daemons: %s" % err)
+                say("  %s: memory with daemons failed: %s" % (cluster.name, err))
+                continue
+            say("  %-8s %d processes, RSS %.0f MiB, PSS %.0f MiB" % (
+                cluster.name, entry["memory_daemons"]["processes"], entry["memory_daemons"]["rss_mib"],
+                entry["memory_daemons"]["pss_mib"]))
     finally:
         for cluster in reversed(clusters):
             try:

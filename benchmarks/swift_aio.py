@@ -9,8 +9,11 @@ all-in-one users; the same server worker counts as objstore-aio writes into
 its configs (``run.py`` reads them back; ``workers = 0`` serves in the parent
 process, which Swift supports too); memcached for tokens and
 account/container info (Swift's proxy needs it for tempauth tokens). No
-consistency daemons (replicators, auditors, updaters) run on either side: the
-benchmark measures the request path.
+consistency daemons (replicators, auditors, updaters) run on either side
+while the workloads run: the benchmark measures the request path. At the end
+``start_daemons`` starts the ten daemons per node that objstore runs too
+(:data:`DAEMONS`, one process each, as swift-init does) for the memory of a
+whole running cluster.
 
 Durability: Swift fsyncs every object it writes before answering 201 (its
 diskfile calls fsync() on the data file after writing the metadata xattrs,
@@ -28,6 +31,7 @@ import pwd
 import shutil
 import subprocess
 import sys
+import time
 
 from benchmarks import host
 
@@ -185,6 +189,58 @@ def storage_conf(kind, etc, devices, port, syslog_port, workers=1):
     ])
 
 
+# The consistency daemons started for the memory-with-daemons figure: the ten
+# per node that objstore runs too (Swift's reconstructor, sharder, container
+# sync and reconciler have no objstore counterpart and are left out).
+DAEMONS = {
+    "account": ("replicator", "auditor", "reaper"),
+    "container": ("replicator", "auditor", "updater"),
+    "object": ("replicator", "auditor", "updater", "expirer"),
+}
+
+
+def daemon_sections(kind, etc):
+    """The daemons' sections of a storage config (Swift's daemons refuse to
+    start without theirs). The object replicator uses ssync (the object
+    server's own protocol; rsync would need an rsync daemon)."""
+    lines = []
+    for role in DAEMONS[kind]:
+        lines.append("[%s-%s]" % (kind, role))
+        if (kind, role) == ("object", "replicator"):
+            lines.append("sync_method = ssync")
+        if (kind, role) == ("object", "expirer"):
+            lines.append("internal_client_conf_path = %s" % os.path.join(etc, "internal-client.conf"))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def internal_client_conf(etc, memcache_port):
+    """The in-process proxy Swift's expirer talks to the cluster through."""
+    return "\n".join([
+        "[DEFAULT]",
+        "swift_dir = %s" % etc,
+        "user = %s" % pwd.getpwuid(os.getuid()).pw_name,
+        "",
+        "[pipeline:main]",
+        "pipeline = catch_errors proxy-logging cache proxy-server",
+        "",
+        "[app:proxy-server]",
+        "use = egg:swift#proxy",
+        "account_autocreate = true",
+        "",
+        "[filter:cache]",
+        "use = egg:swift#memcache",
+        "memcache_servers = 127.0.0.1:%d" % memcache_port,
+        "",
+        "[filter:proxy-logging]",
+        "use = egg:swift#proxy_logging",
+        "",
+        "[filter:catch_errors]",
+        "use = egg:swift#catch_errors",
+        "",
+    ])
+
+
 SWIFT_CONF = """\
 [swift-hash]
 swift_hash_path_prefix = %s
@@ -239,6 +295,7 @@ class SwiftAIO:
         self.memcache_port = base_port + 50
         self.syslog_port = base_port + 51
         self.root_pids = []
+        self.daemon_pids = []
         self.auth_url = "http://127.0.0.1:%d/auth/v1.0" % port
         self.user, self.key = USER, KEY
 
@@ -263,6 +320,9 @@ class SwiftAIO:
                 with open(path, "w") as f:
                     f.write(storage_conf(kind, self.etc, self.node_devices(n), self.node_port(kind, n),
                                          self.syslog_port, self.workers[kind]))
+                    f.write("\n" + daemon_sections(kind, self.etc))
+        with open(os.path.join(self.etc, "internal-client.conf"), "w") as f:
+            f.write(internal_client_conf(self.etc, self.memcache_port))
         ports = {kind: [self.node_port(kind, n) for n in range(1, NODES + 1)]
                  for kind in ("object", "container", "account")}
         args = json.dumps({"ports": ports, "etc": self.etc, "part_power": PART_POWER, "replicas": REPLICAS})
@@ -298,12 +358,35 @@ class SwiftAIO:
             self.stop()
             raise host.BenchSetupError("Swift did not start (%s); logs in %s" % (err, self.log_dir))
 
+    def start_daemons(self):
+        """Start the consistency daemons of :data:`DAEMONS` on every node, one
+        process each (as swift-init runs them)."""
+        env = dict(os.environ, PYTHONWARNINGS="ignore")
+        for kind, roles in DAEMONS.items():
+            for role in roles:
+                for n in range(1, NODES + 1):
+                    argv = [os.path.join(self.venv, "bin", "swift-%s-%s" % (kind, role)),
+                            os.path.join(self.etc, "%s-server-%d.conf" % (kind, n))]
+                    log = os.path.join(self.log_dir, "%s-%s-%d.log" % (kind, role, n))
+                    self.daemon_pids.append(host.launch(argv, log, env=env))
+        time.sleep(2.0)
+        dead = [pid for pid in self.daemon_pids if not host.alive(pid)]
+        if dead:
+            self.stop_daemons()
+            raise host.BenchSetupError("%d of Swift's daemons exited on start; logs in %s" % (len(dead), self.log_dir))
+
+    def stop_daemons(self):
+        host.stop_pids(self.daemon_pids)
+        self.daemon_pids = []
+
     def pids(self):
-        """Every process of this cluster: the servers, their forked workers, memcached."""
-        return host.session_members(set(self.root_pids))
+        """Every process of this cluster: the servers, their forked workers,
+        memcached, and the daemons while they run."""
+        return host.session_members(set(self.root_pids) | set(self.daemon_pids))
 
     def stop(self):
         """SIGTERM every process we started (a Swift parent takes its workers down)."""
+        self.stop_daemons()
         members = self.pids()
         host.stop_pids(self.root_pids)
         leftovers = [p for p in members if host.alive(p)]

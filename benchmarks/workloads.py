@@ -8,7 +8,8 @@
     10 clients each walking the whole container (loadgen);
 (e) latency p50/p99 of (a) (loadgen, per request);
 (f) resident memory of all the cluster's processes at rest and, sampled every
-    0.5 s, its peak under (a);
+    0.5 s, its peak under (a); and at rest again at the end with each system's
+    consistency daemons running (the same ten per node on both sides);
 and, since the machine may be shared, the CPU the cluster's processes spent
 per request of (a) and per GB of (c) (cpu.py), which other load moves less
 than ops/s.
@@ -39,12 +40,14 @@ class Plan:
     listing_walks: int = 10
     listing_page: int = 1000
     settle_seconds: float = 3.0  # before memory at rest
+    daemons_settle_seconds: float = 20.0  # daemons started, before their memory is taken
 
 
 FULL = Plan()
 QUICK = Plan(small_objects=200, bench_small=swiftbench.BenchConfig(10, 5, 100, 4096, 200),
              bench_large=swiftbench.BenchConfig(10, 4, 16, 4 << 20, 32), large_mib=64,
-             listing_objects=500, listing_walks=10, listing_page=100, settle_seconds=1.0)
+             listing_objects=500, listing_walks=10, listing_page=100, settle_seconds=1.0,
+             daemons_settle_seconds=5.0)
 
 LISTING_CONTAINER = "bench-listing"
 
@@ -61,6 +64,17 @@ def warm_up(cluster, plan):
 def memory_at_rest(cluster, plan):
     time.sleep(plan.settle_seconds)
     return memory.cluster_memory(cluster.pids())
+
+
+def memory_with_daemons(cluster, plan):
+    """Start the cluster's consistency daemons, let them settle into their
+    first passes, take the memory of every process, stop them again."""
+    cluster.start_daemons()
+    try:
+        time.sleep(plan.daemons_settle_seconds)
+        return memory.cluster_memory(cluster.pids())
+    finally:
+        cluster.stop_daemons()
 
 
 def fill_listing(cluster, plan, attempts=3):

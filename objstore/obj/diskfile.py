@@ -24,9 +24,9 @@ attaches the metadata (metadata.py: xattrs, or a trailer), fsyncs once
 (covering body, xattrs and trailer), renames the file into the object
 directory, journals the suffix as changed, fsyncs the directory and removes
 the older files of the object. A crash at any point before the rename leaves
-only a temp file in ``tmp/`` (never served; removed by :meth:`DiskFileManager.
-clean_tmp`); after the rename the file is complete with its metadata. On ext4
-and XFS the directory fsync commits the filesystem journal, which includes the
+only a temp file in ``tmp/`` (never served; the object replicator removes it
+once it is reclaim_age old, :func:`remove_stale_temp`); after the rename the
+file is complete with its metadata. On ext4 and XFS the directory fsync commits the filesystem journal, which includes the
 creation of the suffix and object directories. While a big body arrives,
 the writer starts the kernel's writeback of every ``WRITEBACK_EVERY`` bytes
 (posix_fadvise DONTNEED on the range just written: on Linux it queues the
@@ -94,6 +94,25 @@ DATA_BOUND = frozenset(("name", "Content-Length", "ETag", "Content-Type", "crc32
 # from a request: each writer computes its own.
 CRC_KEY = "crc32"
 SYSMETA_PREFIX = "X-Object-Sysmeta-"
+
+
+def remove_stale_temp(device_path, older_than, now=None):
+    """Remove the files in ``device_path/tmp`` not written to for
+    ``older_than`` seconds: writes that never finished (a crash, a kill).
+    The object replicator calls it each pass with its reclaim_age, so a slow
+    upload still in flight keeps its file. Returns the count removed."""
+    tmp = os.path.join(device_path, "tmp")
+    cutoff = (now if now is not None else time.time()) - older_than
+    removed = 0
+    for name in listdir(tmp):
+        path = os.path.join(tmp, name)
+        try:
+            if os.stat(path).st_mtime < cutoff:
+                os.unlink(path)
+                removed += 1
+        except OSError:
+            pass
+    return removed
 
 
 def parse_reserve(text):
@@ -192,18 +211,7 @@ class DiskFileManager:
 
     def clean_tmp(self, device, older_than=86400, now=None):
         """Remove temp files of writes that never finished (crashes). Returns the count."""
-        tmp = os.path.join(self.device_path(device), "tmp")
-        cutoff = (now if now is not None else time.time()) - older_than
-        removed = 0
-        for name in listdir(tmp):
-            path = os.path.join(tmp, name)
-            try:
-                if os.stat(path).st_mtime < cutoff:
-                    os.unlink(path)
-                    removed += 1
-            except OSError:
-                pass
-        return removed
+        return remove_stale_temp(self.device_path(device), older_than, now)
 
     # --- objects -----------------------------------------------------------------
     def get_diskfile(self, device, partition, account, container, obj):

@@ -54,7 +54,7 @@ from objstore.common.timestamp import Timestamp
 from objstore.daemon import local
 from objstore.daemon.runner import Daemon, DaemonConfig, daemon_main
 from objstore.obj import hashes
-from objstore.obj.diskfile import CRC_KEY
+from objstore.obj.diskfile import CRC_KEY, remove_stale_temp
 from objstore.obj.metadata import read_metadata
 from objstore.ring import Ring
 from objstore.web.backend import ConnectionPool, quote_path
@@ -337,7 +337,7 @@ class ObjectReplicator(Daemon):
         stats = {
             "partitions_checked": 0, "partitions_synced": 0, "partitions_failed": 0,
             "suffixes_checked": 0, "suffixes_synced": 0, "objects_pushed": 0,
-            "handoffs_removed": 0, "devices_skipped": 0,
+            "handoffs_removed": 0, "devices_skipped": 0, "temp_files_removed": 0,
         }
         jobs = []
         for device in self.local_devices(devices):
@@ -346,6 +346,7 @@ class ObjectReplicator(Daemon):
                 stats["devices_skipped"] += 1
                 self.logger.warning("skipping %s: not mounted or missing", device["device"])
                 continue
+            stats["temp_files_removed"] += remove_stale_temp(dev_path, self.config.reclaim_age, self._time())
             for part, part_path in partition_dirs(os.path.join(dev_path, "objects"), partitions):
                 if part >= self.ring.partition_count:
                     continue

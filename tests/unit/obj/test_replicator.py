@@ -170,3 +170,22 @@ def test_concurrent_jobs_give_the_same_result(cluster):
         part, primaries, _ = cluster.locate(name)
         for index in primaries:
             assert get(cluster, index, part, name).body == name.encode()
+
+
+def test_a_pass_removes_temp_files_of_writes_that_never_finished(cluster):
+    """A crash mid-PUT leaves a file in tmp/: the replicator removes it once
+    it is reclaim_age old, and leaves a write that may still be in flight."""
+    import os
+    import time
+
+    tmp = os.path.join(cluster.devices(0), cluster.ring.devs[0]["device"], "tmp")
+    os.makedirs(tmp, exist_ok=True)
+    stale, fresh = os.path.join(tmp, "stale.part"), os.path.join(tmp, "fresh.part")
+    for path in (stale, fresh):
+        with open(path, "wb") as handle:
+            handle.write(b"half an object")
+    week_ago = time.time() - 8 * 86400
+    os.utime(stale, (week_ago, week_ago))
+    stats = replicator(cluster, 0, reclaim_age=7 * 86400).run_pass()
+    assert stats["temp_files_removed"] == 1
+    assert os.listdir(tmp) == ["fresh.part"]

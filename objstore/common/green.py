@@ -8,8 +8,16 @@ Importing this module does not monkey-patch anything; servers call
 :func:`monkey_patch` from their ``main()``.
 """
 
+import os
 import sys
 import warnings
+
+# Without this, eventlet's green DNS resolver imports dnspython: ~9 MiB of
+# memory and 240 modules in every process. Backend traffic goes to the IP
+# addresses in the rings, so name lookups are rare (a client's auth URL):
+# they use the C resolver and block their process for that moment. An
+# operator can set EVENTLET_NO_GREENDNS=no to have green DNS back.
+os.environ.setdefault("EVENTLET_NO_GREENDNS", "yes")
 
 # eventlet.wsgi imports eventlet.green.BaseHTTPServer, whose patcher.inject()
 # re-imports ``http.server`` with green threading/socket and then puts the

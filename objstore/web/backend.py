@@ -9,7 +9,6 @@ blocking sockets otherwise (tests, CLIs).
 Nothing here knows about rings or quorum; callers pick the nodes.
 """
 
-import http.client
 import socket
 import urllib.parse
 
@@ -57,86 +56,38 @@ class ConnectionPool:
         self.conn_timeout = conn_timeout
         self.node_timeout = node_timeout
         self.max_idle = max_idle
-        self._idle = {}
         self._stream_idle = {}  # (ip, port) -> [StreamConnection]
 
-    def get(self, ip, port):
-        """An open HTTPConnection to ``ip:port`` (reused when one is idle)."""
-        idle = self._idle.get((ip, port))
-        while idle:
-            conn = idle.pop()
-            if conn.sock is not None:
-                conn.sock.settimeout(self.node_timeout)
-                return conn
-        conn = http.client.HTTPConnection(ip, port, timeout=self.conn_timeout)
-        try:
-            conn.connect()
-        except socket.timeout:
-            raise ConnectionTimeout("connect to %s:%s timed out" % (ip, port)) from None
-        except OSError as err:
-            raise BackendError("connect to %s:%s failed: %s" % (ip, port, err)) from None
-        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn.sock.settimeout(self.node_timeout)
-        return conn
-
-    def put(self, ip, port, conn):
-        """Return a connection whose response was fully read, for reuse."""
-        idle = self._idle.setdefault((ip, port), [])
-        if len(idle) < self.max_idle and conn.sock is not None:
-            idle.append(conn)
-        else:
-            conn.close()
-
     def close_all(self):
-        for idle in list(self._idle.values()) + list(self._stream_idle.values()):
+        for idle in list(self._stream_idle.values()):
             for conn in idle:
                 conn.close()
-        self._idle.clear()
         self._stream_idle.clear()
 
     def request(self, ip, port, method, path, headers=None, body=None):
         """Send one request and read the whole response.
 
-        A reused connection that turns out to be closed by the peer is retried
-        once on a fresh connection (only safe because the request had not
-        been answered yet).
+        Goes over the same keep-alive StreamConnections as :meth:`stream`
+        (its own HTTP/1.1 code: http.client parsed every response's headers
+        with the email package, a good part of an object server's CPU per
+        container update). ``body`` is bytes, a file-like object with
+        ``read(n)`` (then the caller sets Content-Length), or None (sent as
+        an empty body with ``Content-Length: 0``). A reused connection that
+        turns out to be closed by the peer is retried once on a fresh
+        connection (only safe because the request had not been answered yet).
 
         :returns: BackendResponse
         :raises BackendError: connect or I/O failure (ConnectionTimeout on
             connect timeout).
         """
-        headers = dict(headers or {})
-        for attempt in (0, 1):
-            fresh = attempt == 1 or not self._idle.get((ip, port))
-            conn = self.get(ip, port) if attempt == 0 else self._fresh(ip, port)
-            try:
-                conn.request(method, path, body=body, headers=headers)
-                resp = conn.getresponse()
-                data = resp.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as err:
-                conn.close()
-                if fresh or attempt == 1:
-                    raise BackendError("%s %s:%s%s failed: %s" % (method, ip, port, path, err)) from None
-                continue
-            except socket.timeout:
-                conn.close()
-                raise BackendError("%s %s:%s%s timed out" % (method, ip, port, path)) from None
-            except (OSError, http.client.HTTPException) as err:
-                conn.close()
-                raise BackendError("%s %s:%s%s failed: %s" % (method, ip, port, path, err)) from None
-            result = BackendResponse(
-                resp.status, resp.reason, {k.lower(): v for k, v in resp.getheaders()}, data
-            )
-            if resp.will_close:
-                conn.close()
-            else:
-                self.put(ip, port, conn)
-            return result
-        raise BackendError("unreachable")  # pragma: no cover
-
-    def _fresh(self, ip, port):
-        self._idle.pop((ip, port), None)
-        return self.get(ip, port)
+        resp = self.stream(ip, port, method, path, headers, body=b"" if body is None else body)
+        try:
+            data = resp.read_all()
+        except BackendError:
+            resp.close()
+            raise
+        resp.release()
+        return BackendResponse(resp.status, resp.reason, resp.headers, data)
 
     def _stream_connect(self, ip, port):
         try:
@@ -170,7 +121,9 @@ class ConnectionPool:
     def stream(self, ip, port, method, path, headers=None, body=None, expect_continue=False):
         """Send a request's head (and ``body`` if bytes) and read the response head.
 
-        - ``body`` bytes: sent whole (Content-Length is set from it).
+        - ``body`` bytes: sent whole (Content-Length is set from it); a
+          file-like object: read and sent to its end (the caller sets
+          Content-Length).
         - ``expect_continue``: the head carries ``Expect: 100-continue``; the
           returned response may be a 100 — then stream the body with
           ``resp.conn.send``/``send_chunk`` and call ``resp.conn.read_head(method)``.
@@ -183,20 +136,30 @@ class ConnectionPool:
         :raises BackendError: connect or I/O failure (ConnectionTimeout on connect).
         """
         headers = dict(headers) if headers else {}
-        if body is not None:
+        is_file = hasattr(body, "read")
+        if body is not None and not is_file:
             headers["Content-Length"] = str(len(body))
         if expect_continue:
             headers["Expect"] = "100-continue"
         for attempt in (0, 1):
             conn = self._stream_get(ip, port) if attempt == 0 else self._stream_connect(ip, port)
+            consumed = False  # a file body, once read from, cannot be sent again
             try:
-                conn.send_head(method, path, headers)
-                if body:
+                small = body if not is_file and body and len(body) <= CHUNK else b""
+                conn.send_head(method, path, headers, small)  # one write for a small request
+                if is_file:
+                    while True:
+                        data = body.read(CHUNK)
+                        if not data:
+                            break
+                        consumed = True
+                        conn.send(data)
+                elif body and not small:
                     conn.send(body)
                 resp = conn.read_head(method)
             except (BackendError, OSError) as err:
                 conn.close()
-                if conn.reused and attempt == 0 and not isinstance(err, socket.timeout):
+                if conn.reused and attempt == 0 and not consumed and not isinstance(err, socket.timeout):
                     continue
                 if isinstance(err, socket.timeout):
                     raise BackendError("%s %s:%s%s timed out" % (method, ip, port, path)) from None
@@ -240,12 +203,14 @@ class StreamConnection:
         self.rfile = sock.makefile("rb", CHUNK)
         self.reused = reused
 
-    def send_head(self, method, path, headers):
+    def send_head(self, method, path, headers, body=b""):
+        """Send the request line and headers, and ``body`` (small bytes) in
+        the same write."""
         lines = ["%s %s HTTP/1.1\r\nHost: %s:%s\r\n" % (method, path, self.ip, self.port)]
         for key, value in headers.items():
             lines.append("%s: %s\r\n" % (key, value))
         lines.append("\r\n")
-        self.sock.sendall("".join(lines).encode("latin-1", "replace"))
+        self.sock.sendall("".join(lines).encode("latin-1", "replace") + body)
 
     def send(self, data):
         # a memoryview: the green socket's sendall re-slices what is left after

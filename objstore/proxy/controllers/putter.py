@@ -5,6 +5,9 @@ Theory of operation:
    head with ``Expect: 100-continue``; a primary that cannot be reached or
    answers 5xx/507 is replaced by the next handoff (one shared iterator), so
    each primary slot ends with a node that said 100, a refusal, or nothing.
+   A body of at most ``SMALL_BODY`` bytes is read from the client first and
+   sent with the head instead: the nodes' first answers are then final and
+   step 3 is skipped.
 2. Fewer than a quorum of nodes saying 100 → 503 before reading any body; a
    412 (``If-None-Match: *`` and the object exists) stops the PUT.
 3. The body is read from the client ``client_chunk_size`` bytes at a time
@@ -30,6 +33,33 @@ from objstore.common import green
 from objstore.common.exceptions import BackendError, ClientDisconnect, ClientTimeout, RequestEntityTooLarge
 from objstore.proxy import quorum
 from objstore.web.backend import quote_path
+
+# Bodies up to this size (with a Content-Length) are read from the client
+# first and sent to the nodes with the request head, without the
+# ``Expect: 100-continue`` round trip: for a 4 KiB object that handshake (an
+# interim answer written, read and parsed on every node connection) cost more
+# than the body. A node refusing such a PUT costs it one small body read.
+SMALL_BODY = 65536
+
+
+def read_small(read, content_length):
+    """The whole body of a small PUT, read before any node is asked.
+
+    :raises ClientDisconnect, ClientTimeout: as ``read`` does (a body that
+        ends early; nothing was sent to any node yet).
+    :raises RequestEntityTooLarge: the source gave more than announced.
+    """
+    parts = []
+    got = 0
+    while got < content_length:
+        data = read()
+        if not data:
+            raise ClientDisconnect("body ended after %d of %d bytes" % (got, content_length))
+        parts.append(data)
+        got += len(data)
+    if got > content_length:
+        raise RequestEntityTooLarge("Your request is too large.")
+    return b"".join(parts)
 
 
 def client_reader(environ, chunk_size, content_length):
@@ -79,11 +109,15 @@ class PutResult:
         self.statuses = statuses
 
 
-def _connect(controller, node, handoffs, part, path, headers, expect, logger):
+def _connect(controller, node, handoffs, part, path, headers, expect, logger, body=b""):
     """One replica slot: ``(node, resp)`` with resp.status the node's first
-    answer, or ``(None, None)`` when no node could take it."""
+    answer, or ``(None, None)`` when no node could take it.
+
+    :param body: without ``expect``, the whole body, sent with the head (the
+        answer is then the node's final one).
+    """
     app = controller.app
-    body = None if expect else b""
+    body = None if expect else body
     while node is not None:
         if not app.error_limiter.is_limited(node):
             full_path = "/%s/%s%s" % (quote_path(node["device"])[1:], part, path)
@@ -137,11 +171,14 @@ def put_object(controller, ring, part, primaries, path, headers_list, read, cont
     logger = controller.app.logger
     replicas = len(primaries)
     need = quorum.quorum_size(replicas)
-    expect = chunked or bool(content_length)
+    body = b""
+    if not chunked and content_length and content_length <= SMALL_BODY:
+        body = read_small(read, content_length)
+    expect = chunked or (bool(content_length) and not body)
     handoffs = iter(controller._handoffs(ring, part))
     pile = green.GreenPile(replicas)
     for node, headers in zip(primaries, headers_list):
-        pile.spawn(_connect, controller, node, handoffs, part, path, headers, expect, logger)
+        pile.spawn(_connect, controller, node, handoffs, part, path, headers, expect, logger, body)
     slots = list(pile)
     putters = []
     statuses = []

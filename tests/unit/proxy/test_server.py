@@ -4,6 +4,7 @@ import io
 
 import pytest
 
+from objstore.proxy.controllers import putter
 from objstore.web.app import Request
 from tests.unit.proxy.conftest import dead_port
 
@@ -25,9 +26,19 @@ def test_put_streams_to_every_primary(proxy):
         headers, body = node.objects[("AUTH_a", "c", "o")]
         assert body == b"payload"
     puts = [r for r in nodes[0].requests if r[0] == "PUT"]
-    assert puts[0][2]["Expect"] == "100-continue" and puts[0][2]["X-Container-Device"] == "sd0"
+    # a small body goes with the head, without the 100-continue round trip
+    assert "Expect" not in puts[0][2] and puts[0][2]["X-Container-Device"] == "sd0"
     assert {n.objects[("AUTH_a", "c", "o")][0]["X-Timestamp"] for n in nodes[:3]}.__len__() == 1
     assert not nodes[3].objects
+
+
+def test_a_bigger_body_waits_for_100_continue(proxy):
+    app, nodes, _log = proxy
+    body = b"b" * (putter.SMALL_BODY + 1)
+    assert call(app, "PUT", OBJ, body=body).status_int == 201
+    puts = [r for r in nodes[0].requests if r[0] == "PUT"]
+    assert puts[0][2]["Expect"] == "100-continue"
+    assert all(node.objects[("AUTH_a", "c", "o")][1] == body for node in nodes[:3])
 
 
 def test_client_x_timestamp_is_not_trusted(proxy):
@@ -86,6 +97,14 @@ def test_client_short_body_is_499_and_nothing_stored(proxy):
 
     time.sleep(0.2)
     assert not any(node.objects for node in nodes)
+
+
+def test_client_short_small_body_is_499_before_any_node_is_asked(proxy):
+    app, nodes, _log = proxy
+    req = Request.blank(OBJ, method="PUT", headers={"Content-Length": "4096"})
+    req.environ["wsgi.input"] = io.BytesIO(b"x" * 1000)
+    assert req.get_response(app).status_int == 499
+    assert not any(r[0] == "PUT" for node in nodes for r in node.requests)
 
 
 def test_get_failover_and_mid_stream_resume(proxy):

@@ -10,6 +10,9 @@ Global options come before the command:
 ``--json``, ``--auth/--user/--key`` (default ``$ST_AUTH``/``$ST_USER``/``$ST_KEY``
 as the ``swift`` CLI), ``--libvirt-uri``, ``--config FILE``, ``--state-dir``
 (default ``$OBJSTORE_COMPUTE_STATE``, then the user's data dir).
+
+``cache-prune [--dry-run] [--max-age SECONDS]`` is the operator's: it needs
+no object store credentials and looks at every owner's instances.
 """
 
 import argparse
@@ -99,6 +102,11 @@ def build_parser():
     mdel = sub.add_parser("meta-del")
     mdel.add_argument("instance")
     mdel.add_argument("keys", nargs="+", metavar="KEY")
+    prune = sub.add_parser(
+        "cache-prune", help="remove cached base images no instance uses, unused for image_cache_max_age"
+    )
+    prune.add_argument("--dry-run", action="store_true", help="only print what would be removed")
+    prune.add_argument("--max-age", type=float, metavar="SECONDS", help="override image_cache_max_age (0: nothing)")
     return parser
 
 
@@ -121,7 +129,7 @@ def make_compute(args, hypervisor=None):
         hypervisor = Hypervisor(config.connection_uri)
     host = Host(config, flavors, hypervisor, state_dir)
     images = owner = None
-    if args.command != "flavor-list" and (args.auth or args.user or args.key):
+    if args.command not in ("flavor-list", "cache-prune") and (args.auth or args.user or args.key):
         if not (args.auth and args.user and args.key):
             raise UsageError("--auth, --user and --key go together")
         conn = Connection(args.auth, args.user, args.key, timeout=config.objstore_timeout)
@@ -160,6 +168,8 @@ def run(compute, args):
         return compute.meta_set(args.instance, _key_values(args.items))
     if cmd == "meta-del":
         return compute.meta_delete(args.instance, args.keys)
+    if cmd == "cache-prune":
+        return compute.cache_prune(dry_run=args.dry_run, max_age=args.max_age)
     method = getattr(compute, cmd)  # show start pause unpause suspend resume delete
     return method(args.instance)
 
@@ -177,12 +187,37 @@ def _cell(value):
     return str(value)
 
 
+def render_prune(result):
+    """``cache-prune``'s text: one line per file removed (or that would be),
+    lock files left out, then the bytes freed."""
+    if result["max_age"] <= 0:
+        return "image cache pruning is disabled (image_cache_max_age = 0): nothing removed"
+    verb = "would remove" if result["dry_run"] else "removed"
+    lines = [
+        "%s %s %s (%d bytes)" % (verb, entry["kind"], entry["file"], entry["bytes"])
+        for entry in result["removed"]
+        if entry["kind"] != "lock"
+    ]
+    lines.append(
+        "%s %d bytes (%d files; %d kept)"
+        % (
+            "would free" if result["dry_run"] else "freed",
+            result["bytes_freed"],
+            len([e for e in result["removed"] if e["kind"] != "lock"]),
+            len(result["kept"]),
+        )
+    )
+    return "\n".join(lines)
+
+
 def render(command, result, as_json):
     """The text to print for ``result``."""
     if as_json:
         if isinstance(result, str):
             result = {"output": result}
         return json.dumps(result, indent=2, sort_keys=True)
+    if command == "cache-prune":
+        return render_prune(result)
     if isinstance(result, str):
         return result.rstrip("\n")
     if isinstance(result, list):

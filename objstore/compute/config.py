@@ -36,12 +36,18 @@ class ComputeConfig:
     machine: str = option("", "machine type for qemu/kvm (empty: the hypervisor's default)")
     tb_cache_mib: int = option(0, "TCG translation cache size in MiB (0: QEMU's default)")
     objstore_timeout: float = option(60.0, "seconds per object store request")
+    image_cache_max_age: int = option(
+        86400,
+        "seconds an image cache base no instance uses is kept after its last use (0: never prune)",
+    )
 
     def validate(self):
         if self.virt_type not in VIRT_TYPES:
             raise ValueError("virt_type must be one of %s, not %r" % (", ".join(VIRT_TYPES), self.virt_type))
         if self.shutdown_timeout < 0 or self.soft_reboot_timeout < 0:
             raise ValueError("timeouts must not be negative")
+        if self.image_cache_max_age < 0:
+            raise ValueError("image_cache_max_age must not be negative (0 disables pruning)")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,6 +15,15 @@ Theory of operation:
   image) -> domain XML (the record as JSON in its metadata) -> define ->
   start -> ACTIVE. A failure after the record exists leaves it in ERROR with
   the reason in ``fault``; delete cleans it up.
+- Image cache: a pass of :meth:`ImageCache.prune` runs after every boot and
+  every delete (:meth:`Compute.cache_prune`; ``objstore-compute cache-prune``
+  runs one by hand or from cron). The cache only grows when a boot fetches,
+  and a base only becomes unused when an instance goes, so these two events
+  bound the cache without a timer thread, which the one-shot CLI could not
+  host anyway. A base's "last use" is its mtime: fetch/boot touch it, delete
+  touches the deleted instance's bases, and each pass touches the bases that
+  instances still use, so ``image_cache_max_age`` counts from the moment
+  the last instance went.
 - Restart: records live in SQLite and in each domain's metadata;
   :meth:`Compute.reconcile` (run at start, and by list/show) adopts domains
   whose row was lost and moves each record to the state libvirt's power state
@@ -30,11 +39,19 @@ import time
 import urllib.parse
 import uuid
 
-from objstore.common.exceptions import BadRequest, InstanceNotFound, NotFound, ObjstoreError
+from objstore.common.exceptions import BadRequest, HypervisorError, InstanceNotFound, NotFound, ObjstoreError
 from objstore.compute import states
 from objstore.compute.config import find_flavor
 from objstore.compute.domain import DomainSpec, domain_name, domain_xml, metadata_element
-from objstore.compute.imagecache import GIB, ImageCache, create_blank, create_overlay, flatten
+from objstore.compute.imagecache import (
+    GIB,
+    ImageCache,
+    backing_file,
+    cache_name,
+    create_blank,
+    create_overlay,
+    flatten,
+)
 from objstore.compute.images import Image
 from objstore.compute.records import Instance, InstanceRecords
 
@@ -256,6 +273,7 @@ class Compute:
                 raise
             self._save(inst, states.next_state(inst.state, "build_done"))
             inst.power_state = states.RUNNING
+        self._prune_quietly()
         return instance_view(inst)
 
     def _build(self, inst, image, flavor):
@@ -267,9 +285,9 @@ class Compute:
             inst.ramdisk_path = cache.fetch(self.images, self.images.show(inst.ramdisk_id))
         disk_bytes = flavor.disk_gib * GIB
         if image.disk_format in ("qcow2", "raw"):
-            base = cache.fetch(self.images, image)
             inst.disk_path = os.path.join(inst.instance_dir, "disk")
-            create_overlay(base, image.disk_format, inst.disk_path, disk_bytes)
+            with cache.using(self.images, image) as base:  # no prune until the overlay backs onto it
+                create_overlay(base, image.disk_format, inst.disk_path, disk_bytes)
         elif disk_bytes:
             inst.disk_path = os.path.join(inst.instance_dir, "disk")
             create_blank(inst.disk_path, disk_bytes)
@@ -465,7 +483,63 @@ class Compute:
             self.hv.undefine(inst.id)
             shutil.rmtree(inst.instance_dir, ignore_errors=True)
             self.records.delete(inst.id)
+            self.host.cache.mark_used(_cache_names(inst, self.host.cache.dir, with_disk=False))
+        self._prune_quietly()
         return {"id": inst.id, "state": states.DELETED}
+
+    # --- image cache -------------------------------------------------------------
+    def cache_prune(self, dry_run=False, max_age=None, now=None):
+        """One pass of the image cache manager: remove the cached bases no
+        instance (of any owner) uses that were last used ``max_age`` seconds
+        ago or more, and the leftovers of interrupted fetches.
+
+        :param max_age: seconds (default ``image_cache_max_age``; 0: do nothing).
+        :returns: :meth:`ImageCache.prune`'s dict.
+        :raises HypervisorError: libvirt could not list the domains (nothing
+            is removed without knowing every instance).
+        """
+        max_age = self.config.image_cache_max_age if max_age is None else max_age
+        if max_age < 0:
+            raise BadRequest("the maximum age must not be negative")
+        in_use = self._cache_in_use() if max_age > 0 else set()
+        try:
+            result = self.host.cache.prune(in_use, max_age, now=now, dry_run=dry_run)
+        except OSError as err:  # e.g. EACCES on _base: one line, not a traceback
+            raise HypervisorError("image cache prune failed: %s" % err) from None
+        if self.host.logger is not None and not dry_run:
+            for entry in result["removed"]:
+                if entry["kind"] != "lock":
+                    self.host.logger.info("image cache: removed %s %s (%d bytes)", entry["kind"], entry["file"], entry["bytes"])
+        return result
+
+    def _cache_in_use(self):
+        """Cache names of every base an instance uses: from the records and
+        from the record in each of our domains (a row lost from SQLite still
+        protects its base)."""
+        instances = {inst.id: inst for inst in self.records.all()}
+        for dom_uuid, _power, record in self.hv.ours():
+            if dom_uuid in instances:
+                continue
+            try:
+                instances[dom_uuid] = Instance.from_dict(record)
+            except TypeError:
+                raise HypervisorError(
+                    "domain %s holds a record that cannot be read: not pruning the image cache" % dom_uuid
+                ) from None
+        names = set()
+        for inst in instances.values():
+            names.update(_cache_names(inst, self.host.cache.dir))
+        return names
+
+    def _prune_quietly(self):
+        """The automatic pass after a boot or a delete: never fails them."""
+        if self.config.image_cache_max_age <= 0:
+            return
+        try:
+            self.cache_prune()
+        except ObjstoreError as err:
+            if self.host.logger is not None:
+                self.host.logger.warning("image cache prune failed: %s", err)
 
     # --- metadata ----------------------------------------------------------------
     def meta_set(self, ref, items):
@@ -537,6 +611,24 @@ class Compute:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
         return image.as_dict()
+
+
+def _cache_names(inst, cache_dir, with_disk=True):
+    """The cache names ``inst`` uses: its image, kernel and ramdisk ids, and
+    the files its kernel, ramdisk and (``with_disk``) disk overlay point to
+    when they are in ``cache_dir``."""
+    names = {cache_name(image_id) for image_id in (inst.image_id, inst.kernel_id, inst.ramdisk_id) if image_id}
+    paths = [inst.kernel_path, inst.ramdisk_path]
+    if with_disk and inst.disk_path and os.path.exists(inst.disk_path):
+        try:
+            paths.append(backing_file(inst.disk_path))
+        except (HypervisorError, ValueError, KeyError):
+            pass  # unreadable overlay: its image id above still protects the base
+    cache_dir = os.path.realpath(cache_dir)
+    for path in paths:
+        if path and os.path.dirname(os.path.realpath(path)) == cache_dir:
+            names.add(os.path.basename(os.path.realpath(path)))
+    return names
 
 
 def _check_metadata(items):

@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from objstore.compute import cli
+from objstore.compute.imagecache import cache_name
 
 pytestmark = pytest.mark.compute
 
@@ -141,3 +142,55 @@ def test_the_shim_needs_credentials_for_images(tmp_path):
         timeout=60,
     )
     assert done.returncode == 1 and "give --auth, --user and --key" in done.stderr
+
+
+def test_cache_prune_output_and_exit_codes(run, raw_disk, tmp_path):
+    state = tmp_path / "state"
+    run("image-upload", raw_disk, "--name", "raw1")
+    image_id = json.loads(run("--json", "image-show", "raw1")[0])["id"]
+    iid = json.loads(run("--json", "boot", "vm1", "--flavor", "m1.tiny", "--image", "raw1")[0])["id"]
+    base = state / "_base" / cache_name(image_id)
+    os.utime(base, (0, 0))  # last used in 1970...
+    out, _ = run("cache-prune")
+    assert out == "freed 0 bytes (0 files; 1 kept)\n"  # ...but vm1 backs onto it
+    run("delete", iid)
+    os.utime(base, (0, 0))  # and now nothing uses it
+    freed = base.stat().st_blocks * 512
+    out, err = run("cache-prune", "--dry-run")
+    assert out == "would remove base %s (%d bytes)\nwould free %d bytes (1 files; 0 kept)\n" % (
+        cache_name(image_id),
+        freed,
+        freed,
+    )
+    assert err == "" and base.exists()
+    assert run("cache-prune", "--max-age", "0")[0] == (
+        "image cache pruning is disabled (image_cache_max_age = 0): nothing removed\n"
+    )
+    result = json.loads(run("--json", "cache-prune")[0])
+    assert result["bytes_freed"] == freed and not result["dry_run"] and not base.exists()
+    assert [(e["file"], e["kind"]) for e in result["removed"]] == [
+        (cache_name(image_id), "base"),
+        (cache_name(image_id) + ".lock", "lock"),
+    ]
+    assert run("cache-prune")[0] == "freed 0 bytes (0 files; 0 kept)\n"
+    _, err = run("cache-prune", "--max-age", "-5", expect=1)
+    assert err == "objstore-compute: error: the maximum age must not be negative\n"
+    _, err = run("cache-prune", "--max-age", "soon", expect=2)
+    assert err.count("\n") == 1 and "invalid float value" in err
+    (state / "_base").rmdir()
+    (state / "_base").write_text("not a directory")
+    _, err = run("cache-prune", expect=1)
+    assert err.startswith("objstore-compute: error: image cache prune failed: ") and err.count("\n") == 1
+
+
+def test_the_shim_cache_prune_with_an_unreachable_libvirt_uri(tmp_path):
+    env = dict(os.environ, OBJSTORE_COMPUTE_STATE=str(tmp_path / "state"), PYTHONPATH=ROOT)
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "bin", "objstore-compute"), "--libvirt-uri", "qemu+tcp://127.0.0.1:1/system", "cache-prune"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 1 and done.stdout == "" and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1 and "cannot connect to libvirt" in done.stderr

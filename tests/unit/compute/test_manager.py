@@ -2,13 +2,16 @@
 store: the whole lifecycle, the state machine, errors, reconciliation after a
 restart, and that delete leaves nothing behind."""
 
+import dataclasses
 import os
+import time
 
 import pytest
 
 from objstore.common.exceptions import (
     BadRequest,
     FlavorNotFound,
+    HypervisorError,
     ImageNotFound,
     InstanceNotFound,
     InvalidInstanceState,
@@ -16,6 +19,7 @@ from objstore.common.exceptions import (
     ObjstoreError,
 )
 from objstore.compute import states
+from objstore.compute.imagecache import cache_name
 from objstore.compute.manager import Compute, Host, account_of, read_tail
 
 pytestmark = pytest.mark.compute
@@ -281,3 +285,88 @@ def test_deleting_an_image_in_use_keeps_its_cached_base(compute, host, raw_image
     with pytest.raises(ImageNotFound):
         compute.boot("vm2", "m1.tiny", raw_image["id"])
     compute.delete(iid)
+
+
+# --- the image cache pass: real overlays on the test driver; "now" is passed in
+# (the only time mock) and old last uses are set with os.utime ------------------
+
+DAY = 86400
+
+
+def _age(host, image_id, seconds_ago):
+    path = host.cache.path_for(image_id)
+    when = time.time() - seconds_ago
+    os.utime(path, (when, when))
+
+
+def _cached(host):
+    return sorted(name for name in os.listdir(host.cache.dir) if not name.endswith(".lock"))
+
+
+def test_prune_never_removes_what_running_or_stopped_instances_use(compute, host, raw_image, raw_disk, kernel_pair):
+    running = compute.boot("running", "m1.tiny", raw_image["id"])["id"]
+    other = compute.image_upload("raw2", raw_disk)
+    stopped = compute.boot("stopped", "m1.tiny", other["id"])["id"]
+    compute.stop(stopped)
+    tiny = compute.image_upload("tiny", kernel=kernel_pair[0], ramdisk=kernel_pair[1])
+    kernel_only = compute.boot("kernel", "m1.tiny", tiny["id"])["id"]
+    compute.suspend(kernel_only)
+    ids = (raw_image["id"], other["id"], tiny["kernel_id"], tiny["ramdisk_id"])
+    assert _cached(host) == sorted(cache_name(i) for i in ids)
+    for image_id in ids:
+        _age(host, image_id, 400 * DAY)
+    result = compute.cache_prune(now=time.time() + 365 * DAY)
+    assert result["removed"] == [] and _cached(host) == sorted(cache_name(i) for i in ids)
+    assert sorted(k["reason"] for k in result["kept"]) == ["in use by an instance"] * 4
+    # the row of one instance is lost: its domain's record still protects the base
+    host.records.delete(running)
+    assert compute.cache_prune(now=time.time() + 365 * DAY)["removed"] == []
+    assert compute.start(stopped)["state"] == "ACTIVE"  # its overlay still has its base
+
+
+def test_a_deleted_instances_base_stays_for_max_age_then_goes(compute, host, raw_image):
+    iid = compute.boot("vm1", "m1.tiny", raw_image["id"])["id"]
+    _age(host, raw_image["id"], 30 * DAY)  # fetched long ago...
+    compute.delete(iid)  # ...but used until now: delete marks it used
+    assert _cached(host) == [cache_name(raw_image["id"])]
+    assert compute.cache_prune(now=time.time() + 3600)["removed"] == []
+    dry = compute.cache_prune(dry_run=True, now=time.time() + DAY + 60)
+    assert [e["kind"] for e in dry["removed"]] == ["base", "lock"] and dry["bytes_freed"] > 0
+    assert _cached(host) == [cache_name(raw_image["id"])]
+    done = compute.cache_prune(now=time.time() + DAY + 60)
+    assert done["removed"] == dry["removed"] and os.listdir(host.cache.dir) == []
+    # a later boot fetches the image again
+    assert compute.boot("vm2", "m1.tiny", raw_image["id"])["state"] == "ACTIVE"
+    assert _cached(host) == [cache_name(raw_image["id"])]
+
+
+def test_boot_and_delete_run_a_pass(compute, host, raw_image, raw_disk, fake_swift):
+    a = compute.boot("a", "m1.tiny", raw_image["id"])["id"]
+    other = compute.image_upload("raw2", raw_disk)
+    b = compute.boot("b", "m1.tiny", other["id"])["id"]
+    compute.delete(a)
+    _age(host, raw_image["id"], 2 * DAY)  # a's base: unused for two days
+    open(host.cache.path_for("interrupted") + ".part", "wb").write(b"half")
+    compute.delete(b)  # the pass after this delete removes a's base and the temp file
+    assert _cached(host) == [cache_name(other["id"])]
+    _age(host, other["id"], 2 * DAY)
+    compute.boot("c", "m1.tiny", raw_image["id"])  # and so does the one after a boot
+    assert _cached(host) == [cache_name(raw_image["id"])]
+
+
+def test_prune_failure_does_not_fail_delete_and_max_age_zero_disables(compute, host, raw_image, monkeypatch):
+    iid = compute.boot("vm1", "m1.tiny", raw_image["id"])["id"]
+
+    def libvirt_down():
+        raise HypervisorError("cannot list domains: libvirt went away")
+
+    monkeypatch.setattr(host.hypervisor, "ours", libvirt_down)  # a fault we cannot make for real
+    with pytest.raises(HypervisorError):
+        compute.cache_prune()  # not knowing every instance: remove nothing
+    assert compute.delete(iid)["state"] == "DELETED"  # the automatic pass only logs
+    _age(host, raw_image["id"], 400 * DAY)
+    host.config = compute.config = dataclasses.replace(compute.config, image_cache_max_age=0)
+    assert compute.cache_prune()["removed"] == []
+    assert compute.cache_prune(max_age=0)["removed"] == [] and _cached(host) == [cache_name(raw_image["id"])]
+    with pytest.raises(BadRequest):
+        compute.cache_prune(max_age=-1)

@@ -509,7 +509,9 @@ class Compute:
         if self.host.logger is not None and not dry_run:
             for entry in result["removed"]:
                 if entry["kind"] != "lock":
-                    self.host.logger.info("image cache: removed %s %s (%d bytes)", entry["kind"], entry["file"], entry["bytes"])
+                    self.host.logger.info(
+                        "image cache: removed %s %s (%d bytes)", entry["kind"], entry["file"], entry["bytes"]
+                    )
         return result
 
     def _cache_in_use(self):
@@ -622,7 +624,7 @@ def _cache_names(inst, cache_dir, with_disk=True):
     if with_disk and inst.disk_path and os.path.exists(inst.disk_path):
         try:
             paths.append(backing_file(inst.disk_path))
-        except (HypervisorError, ValueError, KeyError):
+        except OSError:
             pass  # unreadable overlay: its image id above still protects the base
     cache_dir = os.path.realpath(cache_dir)
     for path in paths:

@@ -186,7 +186,13 @@ def test_cache_prune_output_and_exit_codes(run, raw_disk, tmp_path):
 def test_the_shim_cache_prune_with_an_unreachable_libvirt_uri(tmp_path):
     env = dict(os.environ, OBJSTORE_COMPUTE_STATE=str(tmp_path / "state"), PYTHONPATH=ROOT)
     done = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "bin", "objstore-compute"), "--libvirt-uri", "qemu+tcp://127.0.0.1:1/system", "cache-prune"],
+        [
+            sys.executable,
+            os.path.join(ROOT, "bin", "objstore-compute"),
+            "--libvirt-uri",
+            "qemu+tcp://127.0.0.1:1/system",
+            "cache-prune",
+        ],
         capture_output=True,
         text=True,
         env=env,

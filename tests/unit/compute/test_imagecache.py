@@ -266,3 +266,22 @@ def test_a_boot_of_this_process_holding_the_image_keeps_prune_away(tmp_path):
         result = cache.prune(set(), DAY, now=T0)
         assert result["removed"] == [] and result["kept"][0]["reason"].startswith("locked")
     assert [e["kind"] for e in cache.prune(set(), DAY, now=T0)["removed"]] == ["base", "lock"]
+
+
+def test_backing_file_read_from_the_header_matches_qemu_img(tmp_path):
+    need_qemu_img()
+    base = str(tmp_path / "base")
+    open(base, "wb").write(b"\0" * 65536)
+    os.mkdir(tmp_path / "inst")
+    for backing in (base, "../base"):  # absolute, and relative to the overlay's dir
+        overlay = str(tmp_path / "inst" / "disk")
+        if os.path.exists(overlay):
+            os.unlink(overlay)
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", backing, "-F", "raw", overlay], check=True)
+        info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", overlay], capture_output=True).stdout)
+        found = os.path.normpath(imagecache.backing_file(overlay))
+        assert found == os.path.normpath(info["full-backing-filename"]) == base
+    blank = str(tmp_path / "blank")
+    imagecache.create_blank(blank, 1 << 20)
+    assert imagecache.backing_file(blank) is None
+    assert imagecache.backing_file(base) is None  # raw: no header

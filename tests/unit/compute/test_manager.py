@@ -370,3 +370,22 @@ def test_prune_failure_does_not_fail_delete_and_max_age_zero_disables(compute, h
     assert compute.cache_prune(max_age=0)["removed"] == [] and _cached(host) == [cache_name(raw_image["id"])]
     with pytest.raises(BadRequest):
         compute.cache_prune(max_age=-1)
+
+
+def test_cache_names_of_an_instance_include_what_its_overlay_backs_onto(tmp_path):
+    from objstore.compute.imagecache import create_overlay
+    from objstore.compute.manager import _cache_names
+    from objstore.compute.records import Instance
+
+    cache_dir = tmp_path / "_base"
+    cache_dir.mkdir()
+    base = cache_dir / cache_name("other")  # e.g. a record that names another image than its disk
+    base.write_bytes(b"\0" * 65536)
+    disk = str(tmp_path / "disk")
+    create_overlay(str(base), "raw", disk)
+    inst = Instance(
+        "i", "vm", "o", "ACTIVE", {}, "img", "objc-i", str(tmp_path), "", disk_path=disk,
+        kernel_id="k", kernel_path=str(cache_dir / cache_name("k")), ramdisk_path="/boot/initrd.img",
+    )
+    assert _cache_names(inst, str(cache_dir)) == {cache_name("img"), cache_name("k"), cache_name("other")}
+    assert _cache_names(inst, str(cache_dir), with_disk=False) == {cache_name("img"), cache_name("k")}

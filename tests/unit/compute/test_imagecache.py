@@ -4,6 +4,7 @@ import fcntl
 import json
 import os
 import subprocess
+import sys
 import threading
 import time
 
@@ -285,3 +286,29 @@ def test_backing_file_read_from_the_header_matches_qemu_img(tmp_path):
     imagecache.create_blank(blank, 1 << 20)
     assert imagecache.backing_file(blank) is None
     assert imagecache.backing_file(base) is None  # raw: no header
+
+
+def test_image_locked_by_another_process_is_skipped(tmp_path):
+    """As a boot or fetch by another objstore-compute process holds it."""
+    cache = ImageCache(str(tmp_path))
+    path = _base(cache, "img", T0 - 2 * DAY)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); "
+            "print('held', flush=True); sys.stdin.read()",
+            path + ".lock",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline() == "held\n"
+        result = cache.prune(set(), DAY, now=T0)
+        assert result["removed"] == [] and result["kept"][0]["reason"].startswith("locked") and os.path.exists(path)
+    finally:
+        holder.stdin.close()
+        holder.wait(30)
+    assert [e["kind"] for e in cache.prune(set(), DAY, now=T0)["removed"]] == ["base", "lock"]

@@ -85,6 +85,9 @@ _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 # theory of operation). 8 MiB: a few chunks' worth, so the calls stay rare
 # (one per 8 network chunks of 1 MiB) and the final fsync has little left.
 WRITEBACK_EVERY = 8 * 1048576
+# Files of at most this many bytes (small objects, tombstones, .meta) and
+# directories are fsynced through the manager's ``run_short``.
+SHORT_FSYNC = 65536
 # Keys of a .data file's metadata that a .meta (POST) never replaces; all
 # others (user metadata, Content-Encoding, X-Delete-At...) come from the
 # newest .meta when there is one.
@@ -174,10 +177,15 @@ class DiskFileManager:
         thread pool so that one worker's greenthreads fsync concurrently (the
         filesystem then commits them together) and a long rehash does not
         stall other requests. None: call directly.
+    :param run_short: the same for the fsyncs that are short (a directory,
+        a file of at most ``SHORT_FSYNC`` bytes); the server passes
+        ``web.blocking.InlineWhenFast`` (inline while the disk is fast: a
+        thread hand-off costs as much CPU as such an fsync takes). None: as
+        ``run_blocking``.
     """
 
     def __init__(self, devices, mount_check, logger, reclaim_age=604800, fallocate_reserve="0",
-                 disk_chunk_size=DEFAULT_CHUNK, keep_cache_size=5242880, run_blocking=None):
+                 disk_chunk_size=DEFAULT_CHUNK, keep_cache_size=5242880, run_blocking=None, run_short=None):
         self.devices = devices
         self.mount_check = mount_check
         self.logger = logger
@@ -186,6 +194,7 @@ class DiskFileManager:
         self.disk_chunk_size = disk_chunk_size
         self.keep_cache_size = keep_cache_size
         self.run_blocking = run_blocking or _call
+        self.run_short = run_short or self.run_blocking
         self._tmp_made = set()
 
     # --- devices ---------------------------------------------------------------
@@ -541,7 +550,8 @@ class DiskFileWriter:
             # preallocated beyond what was written (a .ts or .meta never is)
             os.ftruncate(self._fd, self.bytes_written)
         meta_mod.write_metadata(self._fd, metadata, self.bytes_written)
-        run_blocking = df.manager.run_blocking
+        manager = df.manager
+        run_blocking = manager.run_short if self.bytes_written <= SHORT_FSYNC else manager.run_blocking
         try:
             run_blocking(os.fsync, self._fd)
         except OSError as err:
@@ -568,7 +578,7 @@ class DiskFileWriter:
                 hashes_mod.clear_hashes(df.partition_path)
             except OSError:
                 pass
-        run_blocking(fsync_dir, df.hash_dir)
+        manager.run_short(fsync_dir, df.hash_dir)
         os.close(self._fd)
         self._fd = None
         hashes_mod.cleanup_dir(df.hash_dir)

@@ -54,6 +54,7 @@ from objstore.obj.diskfile import CRC_KEY, DiskFileManager, parse_reserve
 from objstore.obj.hashes import parse_suffixes
 from objstore.web.app import BaseApp, Response, meta_text, split_path
 from objstore.web.backend import ConnectionPool, quote_path
+from objstore.web.blocking import InlineWhenFast
 from objstore.web.server import ServerConfig, server_main
 
 USER_META_PREFIX = "x-object-meta-"
@@ -555,6 +556,7 @@ def app_factory(conf_path_, config, logger):
         config.devices, config.mount_check, logger, config.reclaim_age, config.fallocate_reserve,
         config.disk_chunk_size, config.keep_cache_size,
         run_blocking=green.tpool_execute if config.fsync_in_threads else None,
+        run_short=InlineWhenFast(green.tpool_execute) if config.fsync_in_threads else None,
     )
     return ObjectServer(config, logger, manager, load_constraints(conf_path()))
 

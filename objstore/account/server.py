@@ -16,14 +16,17 @@ rendering in ``db/listing.py``.
 import dataclasses
 import sys
 
+from objstore.common import green
 from objstore.common.constraints import check_name, load_constraints
 from objstore.common.exceptions import BadRequest, DatabaseAlreadyExists, Forbidden, NotFound
 from objstore.common.hashing import conf_path
 from objstore.common.timestamp import Timestamp
 from objstore.account.broker import DELETED_STATUS, AccountBroker
 from objstore.db import listing
+from objstore.db.groupcommit import GroupCommit
 from objstore.db.server import DatabaseServer, DatabaseServerConfig, check_partition, request_timestamp
 from objstore.web.app import Response, error_response, split_path
+from objstore.web.blocking import InlineWhenFast
 from objstore.web.server import server_main
 
 
@@ -128,7 +131,8 @@ class AccountServer(DatabaseServer):
 
 def app_factory(conf_path_, config, logger):
     """The server runner's factory: an AccountServer with the cluster's constraints."""
-    return AccountServer(config, logger, load_constraints(conf_path()))
+    return AccountServer(config, logger, load_constraints(conf_path()),
+                         group_commit=GroupCommit(InlineWhenFast(green.tpool_execute)))
 
 
 def main(argv=None):

@@ -17,6 +17,7 @@ rendering in ``db/listing.py``.
 import dataclasses
 import sys
 
+from objstore.common import green
 from objstore.common.config import option
 from objstore.common.constraints import check_name, load_constraints
 from objstore.common.exceptions import BackendError, BadRequest, Conflict, DatabaseAlreadyExists, NotFound
@@ -24,9 +25,11 @@ from objstore.common.hashing import conf_path
 from objstore.common.log import get_txn_id
 from objstore.container.broker import ContainerBroker
 from objstore.db import listing
+from objstore.db.groupcommit import GroupCommit
 from objstore.db.server import DatabaseServer, DatabaseServerConfig, check_partition, request_timestamp
 from objstore.web.app import Response, error_response, split_path
 from objstore.web.backend import ConnectionPool, quote_path
+from objstore.web.blocking import InlineWhenFast
 from objstore.web.server import server_main
 
 
@@ -87,6 +90,7 @@ class ContainerServer(DatabaseServer):
     :param logger: a logger.
     :param constraints: the cluster's Constraints.
     :param pool: a ConnectionPool for account reports (made from the config when None).
+    :param group_commit: see DatabaseServer.
     """
 
     server_name = "container-server"
@@ -100,8 +104,8 @@ class ContainerServer(DatabaseServer):
     listing_limit_name = "container_listing_limit"
     listing_entry = staticmethod(listing.object_entry)
 
-    def __init__(self, config, logger, constraints, pool=None):
-        super().__init__(config, logger, constraints)
+    def __init__(self, config, logger, constraints, pool=None, group_commit=None):
+        super().__init__(config, logger, constraints, group_commit)
         self.meta_names = CONTAINER_META_NAMES | (VERSION_NAMES if config.allow_versions else frozenset())
         self.pool = pool or ConnectionPool(config.conn_timeout, config.node_timeout)
 
@@ -239,8 +243,10 @@ class ContainerServer(DatabaseServer):
 
 
 def app_factory(conf_path_, config, logger):
-    """The server runner's factory: a ContainerServer with the cluster's constraints."""
-    return ContainerServer(config, logger, load_constraints(conf_path()))
+    """The server runner's factory: a ContainerServer with the cluster's
+    constraints, fsyncing pending records in threads, grouped (db/groupcommit.py)."""
+    return ContainerServer(config, logger, load_constraints(conf_path()),
+                           group_commit=GroupCommit(InlineWhenFast(green.tpool_execute)))
 
 
 def main(argv=None):

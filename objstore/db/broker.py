@@ -32,7 +32,11 @@ Theory of operation
   container's stats report to its account) is appended to ``<hash>.db.pending``
   as one record (``:`` + base64 of a versioned msgpack list), under an
   exclusive ``flock`` and fsynced before the 2xx goes out: the lock is held
-  for one small append, never for a SQLite transaction. When the file
+  for one small append, never for a SQLite transaction. A server passes a
+  ``GroupCommit`` (groupcommit.py): the fsync then runs after the lock is
+  released, in a thread, shared by the updates of one DB that arrive
+  meanwhile (one fsync for many records, and the event loop never waits on
+  the disk). When the file
   passes ``pending_cap`` bytes, or before any read that must be current
   (HEAD, GET, DELETE, replication), the records are merged into SQLite in one
   transaction and the file is truncated. So 200 simultaneous updates cost 200
@@ -231,6 +235,9 @@ class DatabaseBroker:
     :param timeout: seconds to wait for SQLite or pending-file locks.
     :param stale_reads_ok: read without merging the pending file first.
     :param pending_cap: pending bytes that trigger a merge.
+    :param group_commit: a ``groupcommit.GroupCommit`` that fsyncs appended
+        pending records (shared fsyncs); None: each append is fsynced under
+        the lock.
     """
 
     db_type = None  # "container" or "account"
@@ -245,7 +252,7 @@ class DatabaseBroker:
     migrations = {}  # {from_version: callable(conn)}, applied in order on open
 
     def __init__(self, db_file, account=None, container=None, timeout=25.0, logger=None,
-                 stale_reads_ok=False, pending_cap=PENDING_CAP):
+                 stale_reads_ok=False, pending_cap=PENDING_CAP, group_commit=None):
         self.db_file = db_file
         self.pending_file = db_file + ".pending"
         self.db_dir = os.path.dirname(db_file)
@@ -255,6 +262,7 @@ class DatabaseBroker:
         self.logger = logger
         self.stale_reads_ok = stale_reads_ok
         self.pending_cap = pending_cap
+        self.group_commit = group_commit
         self._conn = None
 
     # --- connections -----------------------------------------------------------
@@ -541,12 +549,17 @@ class DatabaseBroker:
         """
         if not self.exists():
             raise DatabaseNotFound("no database at %s" % self.db_file)
+        data = encode_pending(record)
         with locked(self.pending_file, self.timeout) as fd:
-            data = encode_pending(record)
             os.write(fd, data)
-            os.fsync(fd)
             if os.fstat(fd).st_size >= self.pending_cap:
-                self._merge_pending_locked(fd)
+                self._merge_pending_locked(fd)  # committed to SQLite: durable
+                return
+            if self.group_commit is None:
+                os.fsync(fd)
+                return
+        # outside the lock, so that others append while it runs (groupcommit.py)
+        self.group_commit.sync(self.pending_file)
 
     def _commit_puts(self):
         """Merge the pending file into SQLite (no-op when empty or stale reads are fine)."""

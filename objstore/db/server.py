@@ -155,6 +155,9 @@ class DatabaseServer(BaseApp):
     :param config: a DatabaseServerConfig (subclass).
     :param logger: where to log.
     :param constraints: the cluster's Constraints (listing limits, metadata).
+    :param group_commit: a ``GroupCommit`` the brokers fsync pending records
+        through (the process runner's factory passes one over the thread
+        pool); None: each record is fsynced on its own, in place.
     """
 
     broker_class = None
@@ -168,10 +171,11 @@ class DatabaseServer(BaseApp):
     listing_limit_name = None  # the Constraints field that caps a listing's limit
     listing_entry = None  # staticmethod: a listing row -> its API dict (db/listing.py)
 
-    def __init__(self, config, logger, constraints):
+    def __init__(self, config, logger, constraints, group_commit=None):
         super().__init__(logger, access_log=config.access_log)
         self.config = config
         self.constraints = constraints
+        self.group_commit = group_commit
         self.routes = {
             "REPLICATE": self.REPLICATE, "PUT": self.PUT, "DELETE": self.DELETE,
             "HEAD": self.HEAD, "GET": self.GET, "POST": self.POST,
@@ -210,7 +214,7 @@ class DatabaseServer(BaseApp):
     def make_broker(self, db_file, account=None, container=None):
         return self.broker_class(
             db_file, account=account, container=container, timeout=self.config.db_timeout,
-            logger=self.logger, pending_cap=self.config.pending_cap,
+            logger=self.logger, pending_cap=self.config.pending_cap, group_commit=self.group_commit,
         )
 
     def broker_for(self, device, partition, account, container=None):

@@ -5,9 +5,9 @@ Theory of operation:
    head with ``Expect: 100-continue``; a primary that cannot be reached or
    answers 5xx/507 is replaced by the next handoff (one shared iterator), so
    each primary slot ends with a node that said 100, a refusal, or nothing.
-   A body of at most ``SMALL_BODY`` bytes is read from the client first and
-   sent with the head instead: the nodes' first answers are then final and
-   step 3 is skipped.
+   A body of at most ``SMALL_BODY`` bytes (and no If-None-Match) is read
+   from the client first and sent with the head instead: the nodes' first
+   answers are then final, and steps 2-4 do not apply (_put_whole).
 2. Fewer than a quorum of nodes saying 100 → 503 before reading any body; a
    412 (``If-None-Match: *`` and the object exists) stops the PUT.
 3. The body is read from the client ``client_chunk_size`` bytes at a time
@@ -171,14 +171,15 @@ def put_object(controller, ring, part, primaries, path, headers_list, read, cont
     logger = controller.app.logger
     replicas = len(primaries)
     need = quorum.quorum_size(replicas)
-    body = b""
-    if not chunked and content_length and content_length <= SMALL_BODY:
-        body = read_small(read, content_length)
-    expect = chunked or (bool(content_length) and not body)
     handoffs = iter(controller._handoffs(ring, part))
+    if not chunked and content_length is not None and content_length <= SMALL_BODY \
+            and "If-None-Match" not in headers_list[0]:
+        body = read_small(read, content_length) if content_length else b""
+        return _put_whole(controller, handoffs, part, primaries, path, headers_list, body, need)
+    expect = chunked or bool(content_length)
     pile = green.GreenPile(replicas)
     for node, headers in zip(primaries, headers_list):
-        pile.spawn(_connect, controller, node, handoffs, part, path, headers, expect, logger, body)
+        pile.spawn(_connect, controller, node, handoffs, part, path, headers, expect, logger)
     slots = list(pile)
     putters = []
     statuses = []
@@ -209,7 +210,37 @@ def put_object(controller, ring, part, primaries, path, headers_list, read, cont
             return PutResult(503, statuses=statuses)
     finals = final_answers(lambda node, resp: _finish(controller, node, resp), putters, need,
                            controller.app.config.post_quorum_timeout)
-    statuses.extend(status for status, _etag in finals)
+    return _result(statuses, finals, replicas, path, logger)
+
+
+def _put_whole(controller, handoffs, part, primaries, path, headers_list, body, need):
+    """A PUT whose whole (small) body goes with the head to each replica:
+    one greenthread per replica slot sends it (a handoff standing in for a
+    primary that cannot take it) and reads the final answer; as in step 5,
+    the answer waits at most ``post_quorum_timeout`` once a quorum succeeded.
+
+    If-None-Match PUTs do not come here: a 412 must stop the PUT before any
+    node stores the body.
+    """
+    logger = controller.app.logger
+
+    def one(node, headers):
+        node, resp = _connect(controller, node, handoffs, part, path, headers, False, logger, body)
+        if resp is None:
+            return 503, None
+        return _finish(controller, node, resp)
+
+    finals = final_answers(one, list(zip(primaries, headers_list)), need, controller.app.config.post_quorum_timeout)
+    result = _result([], finals, len(primaries), path, logger)
+    if result.status >= 500:
+        logger.error("PUT %s failed: answers %s", path, result.statuses)
+    return result
+
+
+def _result(statuses, finals, replicas, path, logger):
+    """The PutResult from refusals before the body (``statuses``) and the
+    final answers (``[(status, etag)]``)."""
+    statuses = list(statuses) + [status for status, _etag in finals]
     etags = {etag for status, etag in finals if 200 <= status < 300 and etag}
     status = quorum.put_status(statuses, replicas)
     if len(etags) > 1:

@@ -19,6 +19,7 @@ class FakeNode(http.server.ThreadingHTTPServer):
 
     ``die_after``: a GET closes the connection after that many body bytes.
     ``status``: when set, every request is answered with it.
+    ``hold``: when set (a threading.Event), a PUT answers only once it is set.
     """
 
     daemon_threads = True
@@ -28,6 +29,7 @@ class FakeNode(http.server.ThreadingHTTPServer):
         self.index = index
         self.objects = {}
         self.requests = []
+        self.hold = None
         self.die_after = None
         self.status = None
         self.node = {"id": index, "region": 1, "zone": index, "ip": "127.0.0.1", "port": self.server_address[1],
@@ -158,6 +160,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         etag = hashlib.md5(body).hexdigest()
         headers = {"ETag": etag, "X-Timestamp": self.headers["X-Timestamp"],
                    "Content-Type": self.headers.get("Content-Type", "")}
+        if self.server.hold is not None:
+            self.server.hold.wait(10)
         self.server.objects[tuple(parts)] = (headers, body)
         self._answer(201, {"ETag": etag})
 

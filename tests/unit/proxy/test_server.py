@@ -1,6 +1,7 @@
 """The proxy app against fake storage nodes (real HTTP servers on 127.0.0.1)."""
 
 import io
+import threading
 
 import pytest
 
@@ -30,6 +31,25 @@ def test_put_streams_to_every_primary(proxy):
     assert "Expect" not in puts[0][2] and puts[0][2]["X-Container-Device"] == "sd0"
     assert {n.objects[("AUTH_a", "c", "o")][0]["X-Timestamp"] for n in nodes[:3]}.__len__() == 1
     assert not nodes[3].objects
+
+
+def test_a_small_put_does_not_wait_for_a_stalled_third_replica(proxy):
+    app, nodes, _log = proxy
+    nodes[2].hold = threading.Event()
+    try:
+        resp = call(app, "PUT", OBJ, body=b"quorum")
+        assert resp.status_int == 201  # answered after post_quorum_timeout, the third still stalled
+        assert ("AUTH_a", "c", "o") not in nodes[2].objects
+    finally:
+        nodes[2].hold.set()
+
+
+def test_a_small_if_none_match_put_still_asks_first(proxy):
+    app, nodes, _log = proxy
+    assert call(app, "PUT", OBJ, body=b"x").status_int == 201
+    assert call(app, "PUT", OBJ, headers={"If-None-Match": "*"}, body=b"y").status_int == 412
+    puts = [r for r in nodes[0].requests if r[0] == "PUT"]  # the 100-continue handshake decides
+    assert puts[-1][2]["Expect"] == "100-continue"
 
 
 def test_a_bigger_body_waits_for_100_continue(proxy):

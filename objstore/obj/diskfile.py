@@ -562,7 +562,12 @@ class DiskFileWriter:
         try:
             os.rename(self.tmp_path, target)
         except FileNotFoundError:
-            mkdirs(df.hash_dir)
+            try:  # a new object: its directory, usually in an existing suffix
+                os.mkdir(df.hash_dir)
+            except FileNotFoundError:
+                mkdirs(df.hash_dir)
+            except FileExistsError:
+                pass
             os.rename(self.tmp_path, target)
         self._done = True
         # Journal the suffix after the rename (a concurrent rehash sees the

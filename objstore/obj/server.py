@@ -156,8 +156,11 @@ def stored_headers(headers, allowed_headers):
 
     Names are kept as Swift spells them: ``X-Object-Meta-Color`` (title case),
     allowed headers as configured.
+
+    :param allowed_headers: names, or a ``{lower-case name: name}`` dict.
     """
-    allowed = {name.lower(): name for name in allowed_headers}
+    allowed = allowed_headers if isinstance(allowed_headers, dict) else \
+        {name.lower(): name for name in allowed_headers}
     result = {}
     for key, value in headers.items():
         low = key.lower()
@@ -204,6 +207,7 @@ class ObjectServer(BaseApp):
         self.manager = diskfile_manager
         self.constraints = constraints
         self.pool = pool or ConnectionPool(config.conn_timeout, config.node_timeout)
+        self.allowed_headers = {name.lower(): name for name in config.allowed_headers}
         self.routes = {
             "PUT": self.PUT, "GET": self.GET, "HEAD": self.HEAD, "DELETE": self.DELETE,
             "POST": self.POST, "REPLICATE": self.REPLICATE,
@@ -293,7 +297,7 @@ class ObjectServer(BaseApp):
                 "ETag": etag,
                 "Content-Length": str(writer.bytes_written),
             }
-            metadata.update(stored_headers(headers, self.config.allowed_headers))
+            metadata.update(stored_headers(headers, self.allowed_headers))
             writer.put(metadata)
         if nodes:
             self.container_update(req, "PUT", device, account, container, obj, timestamp, nodes, {
@@ -458,7 +462,7 @@ class ObjectServer(BaseApp):
         if df.timestamp >= timestamp:
             return self._conflict(df.timestamp)
         metadata = {"X-Timestamp": timestamp.internal}
-        metadata.update(stored_headers(headers, self.config.allowed_headers))
+        metadata.update(stored_headers(headers, self.allowed_headers))
         for key in [k for k in metadata if k.lower().startswith(SYSMETA_PREFIX)]:
             del metadata[key]  # sysmeta is set by PUT only
         df.write_metadata(metadata)
@@ -485,12 +489,19 @@ class ObjectServer(BaseApp):
         headers = {"X-Timestamp": timestamp.internal, "X-Trans-Id": req.headers.get("X-Trans-Id", "-")}
         headers.update(extra)
         results = {}
-        pile = green.GreenPile(len(nodes))
-        for index, node in enumerate(nodes):
-            pile.spawn(self._update_node, index, node, op, account, container, obj, headers)
-        with green.Timeout(self.config.container_update_timeout, False):
-            for index, error in pile:
+        if len(nodes) == 1:
+            # the usual case (the proxy names one container replica per object
+            # replica): no greenthread of its own needed
+            with green.Timeout(self.config.container_update_timeout, False):
+                index, error = self._update_node(0, nodes[0], op, account, container, obj, headers)
                 results[index] = error
+        else:
+            pile = green.GreenPile(len(nodes))
+            for index, node in enumerate(nodes):
+                pile.spawn(self._update_node, index, node, op, account, container, obj, headers)
+            with green.Timeout(self.config.container_update_timeout, False):
+                for index, error in pile:
+                    results[index] = error
         failed = [node for index, node in enumerate(nodes) if results.get(index, "timed out") is not None]
         if not failed:
             return

@@ -83,7 +83,7 @@ class ConnectionPool:
         resp = self.stream(ip, port, method, path, headers, body=b"" if body is None else body)
         try:
             data = resp.read_all()
-        except BackendError:
+        except BaseException:  # an error, or a timeout of the caller's: the connection is not reusable
             resp.close()
             raise
         resp.release()
@@ -164,6 +164,9 @@ class ConnectionPool:
                 if isinstance(err, socket.timeout):
                     raise BackendError("%s %s:%s%s timed out" % (method, ip, port, path)) from None
                 raise BackendError("%s %s:%s%s failed: %s" % (method, ip, port, path, err)) from None
+            except BaseException:  # a timeout of the caller's (green.Timeout) mid-request
+                conn.close()
+                raise
             resp.pool = self
             return resp
         raise BackendError("unreachable")  # pragma: no cover

@@ -442,12 +442,14 @@ class DiskFile:
         self.close()
 
     # --- writing -----------------------------------------------------------------
-    def writer(self, size=None):
+    def writer(self, size=None, md5=True):
         """A :class:`DiskFileWriter` for a new .data of ``size`` bytes (None: unknown).
 
+        :param md5: compute the body's md5 (``etag``); False when the sender
+            gives it (a body footer, see server.py) and only the CRC-32 is needed.
         :raises DiskFileNoSpace: below the reserve, or preallocation failed.
         """
-        return DiskFileWriter(self, size)
+        return DiskFileWriter(self, size, md5=md5)
 
     def delete(self, timestamp, metadata=None):
         """Write a tombstone at ``timestamp`` (older files are removed)."""
@@ -469,12 +471,12 @@ class DiskFileWriter:
     temp file. ``etag`` and ``bytes_written`` are available before put.
     """
 
-    def __init__(self, diskfile, size=None, reserve=True):
+    def __init__(self, diskfile, size=None, reserve=True, md5=True):
         self.diskfile = diskfile
         self.size = size
         self.bytes_written = 0
         self._written_back = 0  # bytes whose writeback was started
-        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._md5 = hashlib.md5(usedforsecurity=False) if md5 else None
         self._crc = 0
         self._done = False
         manager = diskfile.manager
@@ -503,7 +505,8 @@ class DiskFileWriter:
 
         :raises DiskFileNoSpace: the disk filled up (close() removes the temp file).
         """
-        self._md5.update(chunk)
+        if self._md5 is not None:
+            self._md5.update(chunk)
         self._crc = zlib.crc32(chunk, self._crc)
         view = memoryview(chunk)
         try:
@@ -529,8 +532,13 @@ class DiskFileWriter:
 
     @property
     def etag(self):
-        """md5 hex of what was written so far."""
-        return self._md5.hexdigest()
+        """md5 hex of what was written so far (None when made with ``md5=False``)."""
+        return self._md5.hexdigest() if self._md5 is not None else None
+
+    @property
+    def crc(self):
+        """CRC-32 of what was written so far, as 8 hex digits (as stored)."""
+        return "%08x" % self._crc
 
     def put(self, metadata, ext=".data"):
         """Attach ``metadata``, fsync, rename into place, journal the suffix, clean up.

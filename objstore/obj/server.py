@@ -29,7 +29,7 @@ import sys
 import time
 import uuid
 
-from objstore.common import green
+from objstore.common import footer, green
 from objstore.common.config import config_true, option
 from objstore.common.constraints import DEFAULT as DEFAULT_CONSTRAINTS
 from objstore.common.constraints import check_metadata, check_object_size, load_constraints
@@ -267,6 +267,9 @@ class ObjectServer(BaseApp):
         timestamp = request_timestamp(headers)
         replication = config_true(headers.get("X-Backend-Replication", "false"))
         size = self._body_size(req)
+        footed = self._accept_footer(req, size)
+        if footed:
+            size -= footer.SIZE
         check_object_size(size, self.constraints)
         check_metadata(meta_text(headers), "object", self.constraints)
         nodes = [] if replication else container_nodes(headers)
@@ -286,9 +289,9 @@ class ObjectServer(BaseApp):
             except DiskFileNotFound:
                 pass
         given_etag = (headers.get("ETag") or "").strip('"').lower()
-        with df.writer(size) as writer:
+        with df.writer(size, md5=not footed) as writer:
             self._read_body(req, writer, size)
-            etag = writer.etag
+            etag = self._read_footer(req, writer) if footed else writer.etag
             if given_etag and given_etag != etag:
                 raise UnprocessableEntity("ETag %s does not match the body's md5 %s" % (given_etag, etag))
             metadata = {
@@ -319,6 +322,47 @@ class ObjectServer(BaseApp):
         q_account, _q, row, extra = expirer.queue_update_request("PUT", delete_at, account, container, obj, timestamp)
         extra.pop("X-Timestamp", None)
         self.container_update(req, "PUT", device, q_account, queue, row, timestamp, nodes, extra)
+
+    def _accept_footer(self, req, size):
+        """True when the sender puts the body's md5 and CRC-32 after it
+        (common/footer.py); then the ``100 Continue`` says this server
+        understands it.
+
+        :raises BadRequest: a footer of another format, or on a body of
+            unknown or too small a length.
+        """
+        wanted = req.headers.get(footer.HEADER)
+        if wanted is None:
+            return False
+        if wanted.strip().lower() != footer.FORMAT or size is None or size < footer.SIZE:
+            raise BadRequest("unsupported body footer %r" % wanted)
+        set_headers = getattr(req.environ["wsgi.input"], "set_hundred_continue_response_headers", None)
+        if set_headers is not None:
+            set_headers([(footer.HEADER, footer.FORMAT)])
+        return True
+
+    def _read_footer(self, req, writer):
+        """The md5 the sender gives, once the CRC-32 of what arrived matches its own.
+
+        :raises UnprocessableEntity: the body changed on the way (nothing is stored).
+        :raises ClientDisconnect: the footer is cut short.
+        """
+        wsgi_input = req.environ["wsgi.input"]
+        data = b""
+        while len(data) < footer.SIZE:
+            try:
+                more = wsgi_input.read(footer.SIZE - len(data))
+            except socket.timeout:
+                raise ClientTimeout("timed out reading the body footer") from None
+            except (OSError, ValueError) as err:
+                raise ClientDisconnect("client went away: %s" % err) from None
+            if not more:
+                raise ClientDisconnect("body footer ended after %d of %d bytes" % (len(data), footer.SIZE))
+            data += more
+        md5, crc = footer.parse(data)
+        if crc != writer.crc:
+            raise UnprocessableEntity("body changed on the way: CRC-32 %s, the sender's %s" % (writer.crc, crc))
+        return md5
 
     def _body_size(self, req):
         if "chunked" in (req.headers.get("Transfer-Encoding") or "").lower():

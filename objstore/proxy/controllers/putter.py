@@ -29,7 +29,7 @@ No listing, no metadata rules here: obj.py builds the headers.
 import socket
 import time
 
-from objstore.common import green
+from objstore.common import footer, green
 from objstore.common.exceptions import BackendError, ClientDisconnect, ClientTimeout, RequestEntityTooLarge
 from objstore.proxy import quorum
 from objstore.web.backend import quote_path
@@ -128,9 +128,14 @@ def _connect(controller, node, handoffs, part, path, headers, expect, logger, bo
                 controller.node_error(node, "PUT Object: %s" % err)
             else:
                 action = quorum.put_expect_action(resp.status)
-                if action != "handoff":
+                if action == "send" and footer.HEADER in headers and \
+                        resp.headers.get(footer.HEADER.lower(), "").lower() != footer.FORMAT:
+                    # it would store the footer as part of the object: an object
+                    # server older than this proxy (upgrade storage nodes first)
+                    controller.node_error(node, "PUT Object: no body footer support; upgrade this object server")
+                elif action != "handoff":
                     return node, resp
-                if resp.status == 507:
+                elif resp.status == 507:
                     app.error_limiter.limit_now(node, "Object said 507")
                 else:
                     controller.node_error(node, "PUT Object answered %s" % resp.status)
@@ -177,6 +182,11 @@ def put_object(controller, ring, part, primaries, path, headers_list, read, cont
         body = read_small(read, content_length) if content_length else b""
         return _put_whole(controller, handoffs, part, primaries, path, headers_list, body, need)
     expect = chunked or bool(content_length)
+    # A body of known length streamed after 100-continue carries its md5 and
+    # CRC-32 after it (common/footer.py): hashed once here, not on every node.
+    footed = expect and not chunked
+    if footed:
+        headers_list = [_footed_headers(headers, content_length) for headers in headers_list]
     pile = green.GreenPile(replicas)
     for node, headers in zip(primaries, headers_list):
         pile.spawn(_connect, controller, node, handoffs, part, path, headers, expect, logger)
@@ -205,7 +215,7 @@ def put_object(controller, ring, part, primaries, path, headers_list, read, cont
         return PutResult(quorum.best_status(statuses + [503] * len(putters), replicas) if statuses else 503,
                          statuses=statuses)
     if expect:
-        putters = _send_body(controller, putters, read, chunked, max_size, need, path)
+        putters = _send_body(controller, putters, read, chunked, max_size, need, path, footed)
         if putters is None:
             return PutResult(503, statuses=statuses)
     finals = final_answers(lambda node, resp: _finish(controller, node, resp), putters, need,
@@ -288,15 +298,27 @@ def final_answers(finish, putters, need, grace):
     return finals
 
 
-def _send_body(controller, putters, read, chunked, max_size, need, path):
-    """Copy the body to every putter; returns the putters still alive, or
-    None when fewer than ``need`` are (everything closed)."""
+def _footed_headers(headers, content_length):
+    """A node's headers for a body followed by its footer."""
+    result = {key: value for key, value in headers.items() if key.lower() != "content-length"}
+    result["Content-Length"] = str(content_length + footer.SIZE)
+    result[footer.HEADER] = footer.FORMAT
+    return result
+
+
+def _send_body(controller, putters, read, chunked, max_size, need, path, footed=False):
+    """Copy the body to every putter (then, when ``footed``, its footer);
+    returns the putters still alive, or None when fewer than ``need`` are
+    (everything closed)."""
     sent = 0
+    hasher = footer.BodyHasher() if footed else None
     try:
         while True:
             data = read()
             if not data:
                 break
+            if hasher is not None:
+                hasher.update(data)
             sent += len(data)
             if sent > max_size:
                 raise RequestEntityTooLarge("Your request is too large.")
@@ -316,11 +338,15 @@ def _send_body(controller, putters, read, chunked, max_size, need, path):
                 controller.app.logger.error("PUT %s: too few nodes left mid-body", path)
                 _close(putters)
                 return None
-        if chunked:
+        if chunked or hasher is not None:
+            end = b"" if chunked else hasher.footer()
             alive = []
             for node, resp in putters:
                 try:
-                    resp.conn.send_chunk(b"")
+                    if chunked:
+                        resp.conn.send_chunk(end)
+                    else:
+                        resp.conn.send(end)
                     alive.append((node, resp))
                 except OSError as err:
                     resp.close()

@@ -7,10 +7,11 @@ import io
 import os
 import socket
 import threading
+import zlib
 
 import pytest
 
-from objstore.common import encoding
+from objstore.common import encoding, footer
 from objstore.common.hashing import hash_path
 from objstore.common.timestamp import Timestamp
 from objstore.obj import metadata as meta_mod
@@ -110,6 +111,40 @@ def test_put_etag_mismatch_is_422_and_stores_nothing(app, devices):
     assert put(app, b"abc", ETag='"%s"' % hashlib.md5(b"abc").hexdigest()).status_int == 201
     assert put(app, b"xyz", ts=T2, ETag="0" * 32).status_int == 422
     assert call(app, "GET").body == b"abc"
+    assert os.listdir(os.path.join(devices, "sda", "tmp")) == []
+
+
+def test_put_with_a_body_footer_takes_the_senders_md5_after_checking_the_crc(app, devices):
+    body = os.urandom(300000)
+    md5 = hashlib.md5(body).hexdigest()
+    resp = put(app, body + footer.make(md5, zlib.crc32(body)), X_Backend_Body_Footer="md5,crc32")
+    assert resp.status_int == 201 and resp.headers["ETag"] == md5
+    got = call(app, "GET")
+    assert got.body == body and got.headers["ETag"] == md5 and got.headers["Content-Length"] == str(len(body))
+
+
+def test_a_body_changed_on_the_way_is_422_and_stores_nothing(app, devices):
+    body = b"x" * 100000
+    sent_crc = zlib.crc32(b"y" + body[1:])  # the sender hashed other bytes than arrived
+    resp = put(app, body + footer.make(hashlib.md5(body).hexdigest(), sent_crc), X_Backend_Body_Footer="md5,crc32")
+    assert resp.status_int == 422 and b"changed on the way" in resp.body
+    assert call(app, "GET").status_int == 404
+    assert os.listdir(os.path.join(devices, "sda", "tmp")) == []
+
+
+def test_body_footer_with_an_etag_header_and_bad_footers(app, devices):
+    body = b"abc" * 1000
+    good = footer.make(hashlib.md5(body).hexdigest(), zlib.crc32(body))
+    # the client's ETag is checked against the footer's md5
+    assert put(app, body + good, ETag="0" * 32, X_Backend_Body_Footer="md5,crc32").status_int == 422
+    assert put(app, body + good[:-1] + b"Z", X_Backend_Body_Footer="md5,crc32").status_int == 400  # not a footer
+    assert put(app, body + good, X_Backend_Body_Footer="sha1").status_int == 400  # a format we do not know
+    assert put(app, b"short", X_Backend_Body_Footer="md5,crc32").status_int == 400  # smaller than a footer
+    req = Request.blank(PATH, environ={"REQUEST_METHOD": "PUT", "wsgi.input": io.BytesIO(body + good[:10])},
+                        headers={"X-Timestamp": T1, "Content-Length": str(len(body) + 40),
+                                 "X-Backend-Body-Footer": "md5,crc32"})
+    assert req.get_response(app).status_int == 499  # the footer cut short
+    assert call(app, "GET").status_int == 404
     assert os.listdir(os.path.join(devices, "sda", "tmp")) == []
 
 

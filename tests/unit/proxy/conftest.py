@@ -6,9 +6,11 @@ import http.server
 import re
 import socket
 import threading
+import zlib
 
 import pytest
 
+from objstore.common import footer
 from objstore.common.constraints import DEFAULT
 from objstore.common.timestamp import Timestamp
 from objstore.proxy.server import ProxyApp, ProxyServerConfig
@@ -20,6 +22,8 @@ class FakeNode(http.server.ThreadingHTTPServer):
     ``die_after``: a GET closes the connection after that many body bytes.
     ``status``: when set, every request is answered with it.
     ``hold``: when set (a threading.Event), a PUT answers only once it is set.
+    ``footers``: takes body footers (common/footer.py) as object servers do;
+    False plays an older object server.
     """
 
     daemon_threads = True
@@ -32,6 +36,7 @@ class FakeNode(http.server.ThreadingHTTPServer):
         self.hold = None
         self.die_after = None
         self.status = None
+        self.footers = True
         self.node = {"id": index, "region": 1, "zone": index, "ip": "127.0.0.1", "port": self.server_address[1],
                      "replication_ip": "127.0.0.1", "replication_port": self.server_address[1],
                      "device": "sd%d" % index, "weight": 1.0, "meta": "", "index": index}
@@ -122,6 +127,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         self.wfile.write(part)
 
+    def handle_expect_100(self):
+        self.send_response_only(100)
+        if self.headers.get(footer.HEADER) == footer.FORMAT and self.server.footers:
+            self.send_header(footer.HEADER, footer.FORMAT)
+        self.end_headers()
+        return True
+
     def _read_body(self):
         if "chunked" in self.headers.get("Transfer-Encoding", ""):
             data = b""
@@ -158,6 +170,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         import hashlib
 
         etag = hashlib.md5(body).hexdigest()
+        if self.headers.get(footer.HEADER) == footer.FORMAT and self.server.footers:
+            body, tail = body[:-footer.SIZE], body[-footer.SIZE:]
+            etag, crc = footer.parse(tail)
+            if crc != "%08x" % zlib.crc32(body):
+                self._answer(422)
+                return
         headers = {"ETag": etag, "X-Timestamp": self.headers["X-Timestamp"],
                    "Content-Type": self.headers.get("Content-Type", "")}
         if self.server.hold is not None:

@@ -1,6 +1,8 @@
 """The proxy app against fake storage nodes (real HTTP servers on 127.0.0.1)."""
 
+import hashlib
 import io
+import os
 import threading
 
 import pytest
@@ -59,6 +61,30 @@ def test_a_bigger_body_waits_for_100_continue(proxy):
     puts = [r for r in nodes[0].requests if r[0] == "PUT"]
     assert puts[0][2]["Expect"] == "100-continue"
     assert all(node.objects[("AUTH_a", "c", "o")][1] == body for node in nodes[:3])
+
+
+def test_a_bigger_body_carries_its_md5_and_crc_in_a_footer(proxy):
+    app, nodes, _log = proxy
+    body = os.urandom(putter.SMALL_BODY * 3)
+    resp = call(app, "PUT", OBJ, body=body)
+    assert resp.status_int == 201 and resp.headers["ETag"] == hashlib.md5(body).hexdigest()
+    for node in nodes[:3]:
+        (put,) = [r for r in node.requests if r[0] == "PUT"]
+        assert put[2]["X-Backend-Body-Footer"] == "md5,crc32"
+        assert put[2]["Content-Length"] == str(len(body) + 40)
+        assert node.objects[("AUTH_a", "c", "o")][1] == body
+
+
+def test_an_object_server_without_footers_is_passed_over(proxy):
+    """An older object server would store the footer as object bytes: the
+    proxy sees no footer in its 100 Continue and takes the next node."""
+    app, nodes, log = proxy
+    nodes[1].footers = False
+    body = b"f" * (putter.SMALL_BODY * 2)
+    assert call(app, "PUT", OBJ, body=body).status_int == 201
+    assert ("AUTH_a", "c", "o") not in nodes[1].objects
+    assert nodes[3].objects[("AUTH_a", "c", "o")][1] == body  # the handoff took its place
+    assert any("no body footer support" in line for line in log.lines())
 
 
 def test_client_x_timestamp_is_not_trusted(proxy):

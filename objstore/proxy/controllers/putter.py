@@ -14,6 +14,10 @@ Theory of operation:
    and each chunk is written to every node before the next is read, so the
    proxy holds at most one chunk per request whatever the object's size. A
    node that fails mid-body is dropped; below quorum the PUT fails (503).
+   A body of known length is hashed here (md5 and CRC-32) and both follow
+   it as a footer (common/footer.py): the nodes check the CRC-32 and take
+   the md5 as ETag instead of each hashing every byte. A node whose 100
+   did not say it takes footers is passed over in step 1.
 4. A client that stops early (short read, broken chunking) → 499, a client
    that stalls → 408, too many bytes → 413. The node connections are then
    closed without finishing the body, so no node stores the object.

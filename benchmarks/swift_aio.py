@@ -78,6 +78,16 @@ def venv_dir(repo):
     return os.path.join(repo, ".venv-swift")
 
 
+def swift_env():
+    """The environment of every program run from the Swift venv (servers,
+    daemons, swift-bench): ours, minus EVENTLET_NO_GREENDNS, which importing
+    objstore sets for its own processes (common/green.py). Swift runs as
+    installed, with eventlet's green DNS resolver."""
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    env.pop("EVENTLET_NO_GREENDNS", None)
+    return env
+
+
 def missing_debian_packages():
     missing = []
     for pkg in DEBIAN_PACKAGES:
@@ -334,7 +344,7 @@ class SwiftAIO:
 
     def start(self):
         self.configure()
-        env = dict(os.environ, PYTHONWARNINGS="ignore")
+        env = swift_env()
         memcached = [shutil.which("memcached"), "-l", "127.0.0.1", "-p", str(self.memcache_port),
                      "-U", "0", "-m", "64", "-c", "1024"]
         if os.geteuid() == 0:
@@ -361,7 +371,7 @@ class SwiftAIO:
     def start_daemons(self):
         """Start the consistency daemons of :data:`DAEMONS` on every node, one
         process each (as swift-init runs them)."""
-        env = dict(os.environ, PYTHONWARNINGS="ignore")
+        env = swift_env()
         for kind, roles in DAEMONS.items():
             for role in roles:
                 for n in range(1, NODES + 1):

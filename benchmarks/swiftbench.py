@@ -15,6 +15,8 @@ import re
 import subprocess
 import time
 
+from benchmarks import swift_aio
+
 FINAL_RE = re.compile(r"(\d+) (PUTS|GETS|DEL) \*\*FINAL\*\* \[(\d+) failures\], ([0-9.]+)/s")
 PHASE_NAMES = {"PUTS": "PUT", "GETS": "GET", "DEL": "DELETE"}
 
@@ -53,7 +55,7 @@ def run(venv, auth_url, user, key, config, log_path, timeout=1800):
             "-c", str(config.concurrency), "-C", str(config.containers), "-n", str(config.objects),
             "-s", str(config.size), "-g", str(config.gets),
             "--container-name", "swiftbench_%d" % int(time.time() * 1000)]
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    env = swift_aio.swift_env()
     with open(log_path, "w") as log:
         done = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, env=env, timeout=timeout)
     with open(log_path) as log:

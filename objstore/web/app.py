@@ -166,11 +166,16 @@ class BaseApp:
         return resp(environ, start_response)
 
     def log_access(self, req, status, sent, start, txn_id):
+        environ = req.environ
+        path = environ.get("RAW_PATH_INFO")  # as the client sent it (eventlet), quoted
+        if path is None:
+            path = req.path  # quoted by webob (slower: a fifth of the line's cost)
+        query = environ.get("QUERY_STRING")
         self.logger.info(
             '%s "%s %s" %s %s %.4f',
-            req.remote_addr or "-",
-            req.method,
-            req.path_qs,
+            environ.get("REMOTE_ADDR") or "-",
+            environ["REQUEST_METHOD"],
+            path + "?" + query if query else path,
             status,
             sent,
             time.time() - start,

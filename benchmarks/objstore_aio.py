@@ -85,6 +85,13 @@ class ObjstoreAIO:
             raise host.BenchSetupError("objstore-aio start (daemons) exited %s; see %s/objstore-aio.log"
                                        % (code, self.log_dir))
 
+    def check_daemons(self):
+        """:raises BenchSetupError: a process of the all-in-one is not running."""
+        code = self._aio("status")
+        if code:
+            raise host.BenchSetupError("objstore-aio status exited %s: a process is down; see %s/logs/"
+                                       % (code, self.data_dir))
+
     def root_pids(self):
         run_dir = os.path.join(self.data_dir, "run")
         pids = []

@@ -209,6 +209,18 @@ DAEMONS = {
 }
 
 
+# Swift's daemons read swift.conf from /etc/swift (Daemon setup validates it
+# there; only its WSGI servers honour swift_dir). Rather than write into
+# /etc, each daemon is run through Swift's own set_swift_dir first.
+DAEMON_WRAPPER = """
+import runpy, sys
+from swift.common.utils import set_swift_dir
+set_swift_dir(sys.argv[1])
+sys.argv = sys.argv[2:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
 def daemon_sections(kind, etc):
     """The daemons' sections of a storage config (Swift's daemons refuse to
     start without theirs). The object replicator uses ssync (the object
@@ -375,7 +387,8 @@ class SwiftAIO:
         for kind, roles in DAEMONS.items():
             for role in roles:
                 for n in range(1, NODES + 1):
-                    argv = [os.path.join(self.venv, "bin", "swift-%s-%s" % (kind, role)),
+                    argv = [self.py, "-c", DAEMON_WRAPPER, self.etc,
+                            os.path.join(self.venv, "bin", "swift-%s-%s" % (kind, role)),
                             os.path.join(self.etc, "%s-server-%d.conf" % (kind, n))]
                     log = os.path.join(self.log_dir, "%s-%s-%d.log" % (kind, role, n))
                     self.daemon_pids.append(host.launch(argv, log, env=env))
@@ -384,6 +397,12 @@ class SwiftAIO:
         if dead:
             self.stop_daemons()
             raise host.BenchSetupError("%d of Swift's daemons exited on start; logs in %s" % (len(dead), self.log_dir))
+
+    def check_daemons(self):
+        """:raises BenchSetupError: a daemon is no longer running."""
+        dead = [pid for pid in self.daemon_pids if not host.alive(pid)]
+        if dead:
+            raise host.BenchSetupError("%d of Swift's daemons exited; logs in %s" % (len(dead), self.log_dir))
 
     def stop_daemons(self):
         host.stop_pids(self.daemon_pids)

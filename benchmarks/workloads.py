@@ -72,6 +72,7 @@ def memory_with_daemons(cluster, plan):
     cluster.start_daemons()
     try:
         time.sleep(plan.daemons_settle_seconds)
+        cluster.check_daemons()  # a daemon that died on the way would not count
         return memory.cluster_memory(cluster.pids())
     finally:
         cluster.stop_daemons()

@@ -98,9 +98,7 @@ def main(argv=None):
                         help="the node's server config files, or a directory of them")
     parser.add_argument("--only", help="only these daemons (comma-separated names, e.g. object-replicator)")
     parser.add_argument("--once", action="store_true", help="one pass of each (concurrently), then exit")
-    parser.add_argument("--devices", help="only these devices (comma-separated)")
-    parser.add_argument("--partitions", help="only these partitions (comma-separated)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG to stderr")
+    runner.add_pass_options(parser)
     args = parser.parse_args(argv)
     try:
         only = runner.parse_name_list(args.only)

@@ -373,6 +373,13 @@ def parse_name_list(text):
     return [item for item in text.replace(",", " ").split() if item]
 
 
+def add_pass_options(parser):
+    """``--devices``, ``--partitions`` and ``--verbose``, as every daemon program takes them."""
+    parser.add_argument("--devices", help="only these devices (comma-separated)")
+    parser.add_argument("--partitions", help="only these partitions (comma-separated)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG to stderr")
+
+
 def daemon_main(daemon_cls, argv=None):
     """The ``main()`` body of every ``objstore-<kind>-<role>`` daemon.
 
@@ -382,9 +389,7 @@ def daemon_main(daemon_cls, argv=None):
     parser = argparse.ArgumentParser(prog="objstore-" + daemon_cls.name)
     parser.add_argument("conf", help="the node's config file, with a [%s] section" % daemon_cls.name)
     parser.add_argument("--once", action="store_true", help="run one pass and exit")
-    parser.add_argument("--devices", help="only these devices (comma-separated)")
-    parser.add_argument("--partitions", help="only these partitions (comma-separated)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG to stderr")
+    add_pass_options(parser)
     args = parser.parse_args(argv)
     try:
         config = load_daemon_config(args.conf, daemon_cls.name, daemon_cls.config_cls, daemon_cls.server_section)

@@ -208,3 +208,28 @@ def test_large_upload_keeps_proxy_memory_flat(cluster, auth, container):
     headers = cluster.request("HEAD", path, auth)[1]
     assert headers["content-length"] == str(size)
     assert cluster.request("DELETE", path, auth)[0] == 204
+
+
+def test_a_delete_answers_without_waiting_for_a_stalled_replica(cluster, ring_env, auth, container):
+    """A replica that hangs (SIGSTOP: connected, never answering) does not hold
+    a DELETE: two of three agreeing decide it, the proxy waits at most
+    post_quorum_timeout for the third, which finishes (here: times out) in the
+    background."""
+    obj = "stalled-delete"
+    path = "/v1/%s/%s/%s" % (ACCOUNT, container, obj)
+    assert cluster.request("PUT", path, auth, body=b"x")[0] == 201
+    _part, nodes, _handoffs = placement(cluster, container, obj)
+    server = cluster.server("object", cluster.node_of(nodes[2]))
+    log = cluster.server("proxy").log
+    before = os.path.getsize(log)
+    server.proc.send_signal(signal.SIGSTOP)
+    try:
+        assert cluster.request("DELETE", path, auth)[0] == 204
+        with open(log, "rb") as handle:
+            handle.seek(before)
+            seen = handle.read().decode("utf-8", "replace")
+        # answered before the proxy's node_timeout (5 s) for the stalled node ran out
+        assert ":%d/" % server.port not in seen
+    finally:
+        server.proc.send_signal(signal.SIGCONT)
+    assert cluster.request("GET", path, auth)[0] == 404

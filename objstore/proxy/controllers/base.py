@@ -15,6 +15,8 @@ The object PUT/GET streaming lives in obj.py/putter.py; listings in
 listing.py.
 """
 
+import time
+
 from objstore.common import green
 from objstore.common.exceptions import BackendError, InvalidTimestamp, ServiceUnavailable
 from objstore.common.timestamp import Timestamp
@@ -242,18 +244,51 @@ class Controller:
             resp.close()
 
     # --- writes ---------------------------------------------------------------
-    def write_all(self, ring, part, primaries, method, path, headers_list, body=None):
+    def write_all(self, ring, part, primaries, method, path, headers_list, body=None, grace=None):
         """Send one write to every replica at once; handoffs replace failed primaries.
 
         :param headers_list: one headers dict per primary (index-aligned).
-        :returns: ``[(status, headers, body)]``, one per primary (503 when no
-            node could answer for it).
+        :param grace: when given, stop waiting ``grace`` seconds after a
+            quorum of the answers share a class (2xx, 3xx or 4xx: the
+            outcome can no longer change); a slow last replica then finishes
+            in the background, left out of the result (as PUT's
+            post_quorum_timeout).
+        :returns: ``[(status, headers, body)]``, one per primary that
+            answered in time (503 when no node could answer for it); in
+            primary order when ``grace`` is None, else in answer order.
         """
         handoffs = iter(self._handoffs(ring, part))
-        pile = green.GreenPile(len(primaries))
+        if grace is None:
+            pile = green.GreenPile(len(primaries))
+            for node, headers in zip(primaries, headers_list):
+                pile.spawn(self._write_one, node, handoffs, part, method, path, headers, body)
+            return list(pile)
+        answers = green.Queue()
+
+        def one(node, headers):
+            result = (503, {}, b"")
+            try:
+                result = self._write_one(node, handoffs, part, method, path, headers, body)
+            finally:  # whatever happens, the waiting request gets an answer
+                answers.put(result)
+
         for node, headers in zip(primaries, headers_list):
-            pile.spawn(self._write_one, node, handoffs, part, method, path, headers, body)
-        return list(pile)
+            green.spawn_n(one, node, headers)
+        need = quorum.quorum_size(len(primaries))
+        results = []
+        deadline = None
+        while len(results) < len(primaries):
+            try:
+                if deadline is None:
+                    result = answers.get()
+                else:
+                    result = answers.get(timeout=max(0.0, deadline - time.monotonic()))
+            except green.Empty:
+                break
+            results.append(result)
+            if deadline is None and quorum.best_status([status for status, _h, _b in results], len(primaries)) != 503:
+                deadline = time.monotonic() + grace
+        return results
 
     def _handoffs(self, ring, part):
         limiter = self.app.error_limiter

@@ -452,7 +452,8 @@ class ObjectController(Controller):
         base = self.backend_headers(req, obj_headers)
         base["X-Timestamp"] = Timestamp.now().internal
         headers_list = self._per_node_headers(account, container, base, len(nodes))
-        results = self.write_all(ring, part, nodes, method, quote_path(account, container, obj), headers_list)
+        results = self.write_all(ring, part, nodes, method, quote_path(account, container, obj), headers_list,
+                                 grace=self.app.config.post_quorum_timeout)
         statuses = [status for status, _h, _b in results]
         status = quorum.best_status(statuses, len(nodes))
         if status >= 500:

@@ -62,6 +62,8 @@ class Server:
         self.log_offset = 0
 
     def start(self, env):
+        if self.running:
+            return  # a second start would leave the first process running, untracked
         if self.sock is None:
             self.sock = bind(self.port)
         self.log_offset = os.path.getsize(self.log) if os.path.exists(self.log) else 0

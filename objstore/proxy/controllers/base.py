@@ -15,6 +15,7 @@ The object PUT/GET streaming lives in obj.py/putter.py; listings in
 listing.py.
 """
 
+import functools
 import time
 
 from objstore.common import green
@@ -69,6 +70,40 @@ def timestamp_of(headers):
         return Timestamp(value)
     except _BAD_STAMP:
         return None
+
+
+def gather(calls, decided, grace, failed):
+    """Run each of ``calls`` (no-argument callables) in its own greenthread
+    and return their results in the order they come, stopping ``grace``
+    seconds after ``decided(results so far)`` first holds: the rest finish in
+    the background, left out (the proxy's post_quorum_timeout). A call that
+    raises gives ``failed``.
+    """
+    answers = green.Queue()
+
+    def one(call):
+        result = failed
+        try:
+            result = call()
+        finally:  # whatever happens, the waiting request gets an answer
+            answers.put(result)
+
+    for call in calls:
+        green.spawn_n(one, call)
+    results = []
+    deadline = None
+    while len(results) < len(calls):
+        try:
+            if deadline is None:
+                result = answers.get()
+            else:
+                result = answers.get(timeout=max(0.0, deadline - time.monotonic()))
+        except green.Empty:
+            break
+        results.append(result)
+        if deadline is None and decided(results):
+            deadline = time.monotonic() + grace
+    return results
 
 
 class Controller:
@@ -263,32 +298,12 @@ class Controller:
             for node, headers in zip(primaries, headers_list):
                 pile.spawn(self._write_one, node, handoffs, part, method, path, headers, body)
             return list(pile)
-        answers = green.Queue()
-
-        def one(node, headers):
-            result = (503, {}, b"")
-            try:
-                result = self._write_one(node, handoffs, part, method, path, headers, body)
-            finally:  # whatever happens, the waiting request gets an answer
-                answers.put(result)
-
-        for node, headers in zip(primaries, headers_list):
-            green.spawn_n(one, node, headers)
-        need = quorum.quorum_size(len(primaries))
-        results = []
-        deadline = None
-        while len(results) < len(primaries):
-            try:
-                if deadline is None:
-                    result = answers.get()
-                else:
-                    result = answers.get(timeout=max(0.0, deadline - time.monotonic()))
-            except green.Empty:
-                break
-            results.append(result)
-            if deadline is None and quorum.best_status([status for status, _h, _b in results], len(primaries)) != 503:
-                deadline = time.monotonic() + grace
-        return results
+        replicas = len(primaries)
+        calls = [functools.partial(self._write_one, node, handoffs, part, method, path, headers, body)
+                 for node, headers in zip(primaries, headers_list)]
+        # decided once a quorum shares a class: the outcome can no longer change
+        return gather(calls, lambda results: quorum.best_status([r[0] for r in results], replicas) != 503,
+                      grace, (503, {}, b""))
 
     def _handoffs(self, ring, part):
         limiter = self.app.error_limiter

@@ -30,12 +30,13 @@ Theory of operation:
 No listing, no metadata rules here: obj.py builds the headers.
 """
 
+import functools
 import socket
-import time
 
 from objstore.common import footer, green
 from objstore.common.exceptions import BackendError, ClientDisconnect, ClientTimeout, RequestEntityTooLarge
 from objstore.proxy import quorum
+from objstore.proxy.controllers.base import gather
 from objstore.web.backend import quote_path
 
 # Bodies up to this size (with a Content-Length) are read from the client
@@ -272,34 +273,9 @@ def final_answers(finish, putters, need, grace):
         greenthread per putter.
     :param putters: ``[(node, resp)]``.
     """
-    answers = green.Queue()
-
-    def one(node, resp):
-        final = (503, None)
-        try:
-            final = finish(node, resp)
-        finally:  # whatever happens, the waiting request gets an answer
-            answers.put(final)
-
-    for node, resp in putters:
-        green.spawn_n(one, node, resp)
-    finals = []
-    successes = 0
-    deadline = None
-    while len(finals) < len(putters):
-        try:
-            if deadline is None:
-                final = answers.get()
-            else:
-                final = answers.get(timeout=max(0.0, deadline - time.monotonic()))
-        except green.Empty:
-            break
-        finals.append(final)
-        if 200 <= final[0] < 300:
-            successes += 1
-            if successes == need:
-                deadline = time.monotonic() + grace
-    return finals
+    calls = [functools.partial(finish, node, resp) for node, resp in putters]
+    return gather(calls, lambda finals: sum(1 for status, _etag in finals if 200 <= status < 300) >= need,
+                  grace, (503, None))
 
 
 def _footed_headers(headers, content_length):

@@ -26,8 +26,9 @@ directory, journals the suffix as changed, fsyncs the directory and removes
 the older files of the object. A crash at any point before the rename leaves
 only a temp file in ``tmp/`` (never served; the object replicator removes it
 once it is reclaim_age old, :func:`remove_stale_temp`); after the rename the
-file is complete with its metadata. On ext4 and XFS the directory fsync commits the filesystem journal, which includes the
-creation of the suffix and object directories. While a big body arrives,
+file is complete with its metadata. On ext4 and XFS the directory fsync
+commits the filesystem journal, which includes the creation of the suffix and
+object directories. While a big body arrives,
 the writer starts the kernel's writeback of every ``WRITEBACK_EVERY`` bytes
 (posix_fadvise DONTNEED on the range just written: on Linux it queues the
 dirty pages for writing without waiting, and drops none of them while they
@@ -74,7 +75,7 @@ from objstore.obj import metadata as meta_mod
 
 ASYNC_VERSION = 1
 DEFAULT_CHUNK = 65536
-# A full read keeps this much of the body back until the md5 matches.
+# A full read keeps this much of the body back until its checksum matches.
 VERIFY_HOLD = 65536
 # Bodies this big are preallocated: a full disk answers 507 before the body
 # is read, and the file is less fragmented. Smaller ones are not (a syscall
@@ -88,14 +89,14 @@ WRITEBACK_EVERY = 8 * 1048576
 # Files of at most this many bytes (small objects, tombstones, .meta) and
 # directories are fsynced through the manager's ``run_short``.
 SHORT_FSYNC = 65536
-# Keys of a .data file's metadata that a .meta (POST) never replaces; all
-# others (user metadata, Content-Encoding, X-Delete-At...) come from the
-# newest .meta when there is one.
-DATA_BOUND = frozenset(("name", "Content-Length", "ETag", "Content-Type", "crc32"))
 # The .data metadata key holding the body's CRC-32 (8 hex digits) that full
 # reads check; never a response header (server.INTERNAL_KEYS), never copied
 # from a request: each writer computes its own.
 CRC_KEY = "crc32"
+# Keys of a .data file's metadata that a .meta (POST) never replaces; all
+# others (user metadata, Content-Encoding, X-Delete-At...) come from the
+# newest .meta when there is one.
+DATA_BOUND = frozenset(("name", "Content-Length", "ETag", "Content-Type", CRC_KEY))
 SYSMETA_PREFIX = "X-Object-Sysmeta-"
 
 
@@ -551,7 +552,7 @@ class DiskFileWriter:
         if df.name is not None and "name" not in metadata:
             metadata = dict(metadata, name=df.name)
         if ext == ".data":
-            metadata = dict(metadata, **{CRC_KEY: "%08x" % self._crc})
+            metadata = dict(metadata, **{CRC_KEY: self.crc})
         else:
             metadata = {key: value for key, value in metadata.items() if key != CRC_KEY}
         if self.size and self.bytes_written < self.size:

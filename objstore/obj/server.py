@@ -190,6 +190,20 @@ def response_headers(metadata, data_timestamp):
     return headers
 
 
+def _read_input(wsgi_input, want, what):
+    """Up to ``want`` bytes of the request body (b'' at its end).
+
+    :raises ClientTimeout: the sender stalled.
+    :raises ClientDisconnect: it went away (eventlet: broken chunked encoding, reset).
+    """
+    try:
+        return wsgi_input.read(want)
+    except socket.timeout:
+        raise ClientTimeout("timed out reading %s" % what) from None
+    except (OSError, ValueError) as err:
+        raise ClientDisconnect("client went away: %s" % err) from None
+
+
 # --- the app ---------------------------------------------------------------------
 class ObjectServer(BaseApp):
     """WSGI app for one node's objects.
@@ -246,12 +260,7 @@ class ObjectServer(BaseApp):
         remaining = size
         while remaining is None or remaining > 0:
             want = chunk if remaining is None else min(chunk, remaining)
-            try:
-                data = wsgi_input.read(want)
-            except socket.timeout:
-                raise ClientTimeout("timed out reading the request body") from None
-            except (OSError, ValueError) as err:  # eventlet: broken chunked encoding, reset
-                raise ClientDisconnect("client went away: %s" % err) from None
+            data = _read_input(wsgi_input, want, "the request body")
             if not data:
                 if remaining is not None:
                     raise ClientDisconnect("body ended after %d of %d bytes" % (size - remaining, size))
@@ -352,12 +361,7 @@ class ObjectServer(BaseApp):
         wsgi_input = req.environ["wsgi.input"]
         data = b""
         while len(data) < footer.SIZE:
-            try:
-                more = wsgi_input.read(footer.SIZE - len(data))
-            except socket.timeout:
-                raise ClientTimeout("timed out reading the body footer") from None
-            except (OSError, ValueError) as err:
-                raise ClientDisconnect("client went away: %s" % err) from None
+            more = _read_input(wsgi_input, footer.SIZE - len(data), "the body footer")
             if not more:
                 raise ClientDisconnect("body footer ended after %d of %d bytes" % (len(data), footer.SIZE))
             data += more

@@ -302,36 +302,14 @@ def _send_body(controller, putters, read, chunked, max_size, need, path, footed=
             sent += len(data)
             if sent > max_size:
                 raise RequestEntityTooLarge("Your request is too large.")
-            alive = []
-            for node, resp in putters:
-                try:
-                    if chunked:
-                        resp.conn.send_chunk(data)
-                    else:
-                        resp.conn.send(data)
-                    alive.append((node, resp))
-                except OSError as err:
-                    resp.close()
-                    controller.node_error(node, "PUT Object body: %s" % err)
-            putters = alive
+            putters = _send_all(controller, putters, data, chunked, "PUT Object body")
             if len(putters) < need:
                 controller.app.logger.error("PUT %s: too few nodes left mid-body", path)
                 _close(putters)
                 return None
         if chunked or hasher is not None:
             end = b"" if chunked else hasher.footer()
-            alive = []
-            for node, resp in putters:
-                try:
-                    if chunked:
-                        resp.conn.send_chunk(end)
-                    else:
-                        resp.conn.send(end)
-                    alive.append((node, resp))
-                except OSError as err:
-                    resp.close()
-                    controller.node_error(node, "PUT Object body end: %s" % err)
-            putters = alive
+            putters = _send_all(controller, putters, end, chunked, "PUT Object body end")
             if len(putters) < need:
                 _close(putters)
                 return None
@@ -339,6 +317,23 @@ def _send_body(controller, putters, read, chunked, max_size, need, path, footed=
         _close(putters)
         raise
     return putters
+
+
+def _send_all(controller, putters, data, chunked, what):
+    """Send ``data`` (a chunk when ``chunked``) to every putter; returns those
+    that took it (the others are closed and their nodes' errors counted)."""
+    alive = []
+    for node, resp in putters:
+        try:
+            if chunked:
+                resp.conn.send_chunk(data)
+            else:
+                resp.conn.send(data)
+            alive.append((node, resp))
+        except OSError as err:
+            resp.close()
+            controller.node_error(node, "%s: %s" % (what, err))
+    return alive
 
 
 def _close(putters):

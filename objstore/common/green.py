@@ -76,6 +76,14 @@ tpool_execute = eventlet.tpool.execute
 getcurrent = greenlet.getcurrent
 
 
+def spawn_blocking(fn, *args):
+    """Start ``fn(*args)`` in the thread pool without waiting for it.
+
+    Returns a handle whose ``wait()`` returns ``fn``'s result or raises its
+    exception (a greenthread: waiting on it yields to the others)."""
+    return eventlet.spawn(eventlet.tpool.execute, fn, *args)
+
+
 def monkey_patch():
     """Make the standard library cooperative (sockets, time, threads, select)."""
     eventlet.monkey_patch(all=False, socket=True, select=True, time=True, thread=True, os=False)

@@ -34,6 +34,16 @@ the writer starts the kernel's writeback of every ``WRITEBACK_EVERY`` bytes
 dirty pages for writing without waiting, and drops none of them while they
 are dirty), so the disk works while the rest of the body arrives and the one
 fsync at the end waits for the last few MiB instead of the whole object.
+Writeback to a device is not yet on the medium: a device with a volatile
+cache, a loop-mounted image (its backing file's page cache) or a virtual
+disk cached on its host holds it until a flush. So each time
+``sync_every`` more bytes were written the writer also starts an fdatasync
+in the background (the manager's ``run_background``, a thread: at most one
+per writer at a time), and the fsync at the end flushes only what came
+after the last one. The background fdatasync's error, if any, is raised by
+the next write or by :meth:`DiskFileWriter.put`: Linux reports a writeback
+error to one fsync of a file only, so an error swallowed there could
+otherwise let the final fsync succeed over lost data.
 
 Reads: :meth:`DiskFile.open` lists the object directory once, opens the data
 file (the open fd keeps it readable even if a newer write replaces it), reads
@@ -183,10 +193,17 @@ class DiskFileManager:
         ``web.blocking.InlineWhenFast`` (inline while the disk is fast: a
         thread hand-off costs as much CPU as such an fsync takes). None: as
         ``run_blocking``.
+    :param run_background: ``callable(fn, *args) -> handle`` that starts
+        ``fn(*args)`` without waiting; ``handle.wait()`` returns its result or
+        raises its exception. The server passes ``green.spawn_blocking``.
+        None: no background syncs (the final fsync does all).
+    :param sync_every: bytes of a body between background fdatasyncs (see
+        the theory of operation); 0: none.
     """
 
     def __init__(self, devices, mount_check, logger, reclaim_age=604800, fallocate_reserve="0",
-                 disk_chunk_size=DEFAULT_CHUNK, keep_cache_size=5242880, run_blocking=None, run_short=None):
+                 disk_chunk_size=DEFAULT_CHUNK, keep_cache_size=5242880, run_blocking=None, run_short=None,
+                 run_background=None, sync_every=0):
         self.devices = devices
         self.mount_check = mount_check
         self.logger = logger
@@ -196,6 +213,8 @@ class DiskFileManager:
         self.keep_cache_size = keep_cache_size
         self.run_blocking = run_blocking or _call
         self.run_short = run_short or self.run_blocking
+        self.run_background = run_background
+        self.sync_every = sync_every if run_background is not None else 0
         self._tmp_made = set()
 
     # --- devices ---------------------------------------------------------------
@@ -477,6 +496,8 @@ class DiskFileWriter:
         self.size = size
         self.bytes_written = 0
         self._written_back = 0  # bytes whose writeback was started
+        self._synced = 0  # bytes covered by the last background fdatasync started
+        self._behind = None  # that fdatasync while it may run (_SyncBehind)
         self._md5 = hashlib.md5(usedforsecurity=False) if md5 else None
         self._crc = 0
         self._done = False
@@ -521,6 +542,9 @@ class DiskFileWriter:
         self.bytes_written += len(chunk)
         if self.bytes_written - self._written_back >= WRITEBACK_EVERY:
             self._start_writeback()
+            sync_every = self.diskfile.manager.sync_every
+            if sync_every and self.bytes_written - self._synced >= sync_every:
+                self._sync_behind()
 
     def _start_writeback(self):
         """Queue what was written since the last call for writing to disk
@@ -530,6 +554,30 @@ class DiskFileWriter:
             os.posix_fadvise(self._fd, start, self.bytes_written - start, os.POSIX_FADV_DONTNEED)
         except OSError:
             pass  # only a hint
+
+    def _sync_behind(self):
+        """Start an fdatasync of what was written so far, unless the last one
+        still runs (then the next call tries again)."""
+        if self._behind is not None:
+            if not self._behind.done:
+                return
+            self._finish_behind()
+        self._synced = self.bytes_written
+        self._behind = _SyncBehind(self.diskfile.manager.run_background, self._fd)
+
+    def _finish_behind(self):
+        """Wait for the background fdatasync, if one was started; raise its error.
+
+        :raises DiskFileNoSpace: it failed for lack of space.
+        """
+        behind, self._behind = self._behind, None
+        if behind is not None:
+            try:
+                behind.handle.wait()
+            except OSError as err:
+                if err.errno in _NO_SPACE:
+                    raise DiskFileNoSpace("disk full at fdatasync") from None
+                raise
 
     @property
     def etag(self):
@@ -558,6 +606,7 @@ class DiskFileWriter:
         if self.size and self.bytes_written < self.size:
             # preallocated beyond what was written (a .ts or .meta never is)
             os.ftruncate(self._fd, self.bytes_written)
+        self._finish_behind()
         meta_mod.write_metadata(self._fd, metadata, self.bytes_written)
         manager = df.manager
         run_blocking = manager.run_short if self.bytes_written <= SHORT_FSYNC else manager.run_blocking
@@ -598,6 +647,11 @@ class DiskFileWriter:
         hashes_mod.cleanup_dir(df.hash_dir)
 
     def close(self):
+        if self._behind is not None:  # never close the fd under a running fdatasync
+            try:
+                self._finish_behind()
+            except OSError:
+                pass  # the write is abandoned anyway
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
@@ -610,6 +664,20 @@ class DiskFileWriter:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class _SyncBehind:
+    """One background fdatasync of a writer's file: ``done`` once it returned."""
+
+    def __init__(self, run_background, fd):
+        self.done = False
+        self.handle = run_background(self._run, fd)
+
+    def _run(self, fd):
+        try:
+            os.fdatasync(fd)
+        finally:
+            self.done = True
 
 
 class _BodyCheck:

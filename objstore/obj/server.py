@@ -81,6 +81,9 @@ class ObjectServerConfig(ServerConfig):
     fsync_in_threads: bool = option(
         True, "run a big write's fsync in a thread pool so other requests go on meanwhile "
               "(small files and directories: inline while the disk answers within 5 ms)")
+    mb_per_sync: int = option(
+        32, "while a big body arrives, fdatasync its file in the background each time this many more "
+            "MiB were written, so that the fsync before the answer has little left to flush (0: never)")
     allowed_headers: tuple[str, ...] = option(
         ("Content-Disposition", "Content-Encoding", "X-Delete-At", "X-Object-Manifest",
          "X-Static-Large-Object", "Cache-Control", "Content-Language", "Expires", "X-Robots-Tag"),
@@ -91,6 +94,8 @@ class ObjectServerConfig(ServerConfig):
         parse_reserve(self.fallocate_reserve)
         if self.disk_chunk_size <= 0 or self.network_chunk_size <= 0:
             raise ValueError("chunk sizes must be positive")
+        if self.mb_per_sync < 0:
+            raise ValueError("mb_per_sync must be 0 or more")
 
 
 # --- pure request parsing ------------------------------------------------------
@@ -618,6 +623,8 @@ def app_factory(conf_path_, config, logger):
         config.disk_chunk_size, config.keep_cache_size,
         run_blocking=green.tpool_execute if config.fsync_in_threads else None,
         run_short=InlineWhenFast(green.tpool_execute) if config.fsync_in_threads else None,
+        run_background=green.spawn_blocking if config.fsync_in_threads else None,
+        sync_every=config.mb_per_sync * 1048576,
     )
     return ObjectServer(config, logger, manager, load_constraints(conf_path()))
 

@@ -18,7 +18,12 @@ Theory of operation:
   answer's ``point`` is the last of our rows the peer has merged. Rows after
   it go in ``merge_items`` batches of ``per_diff``; more than ``max_diffs``
   batches behind (or a 404: the peer has no such DB) sends the whole DB
-  (``put_db``, a consistent copy from SQLite's backup API) instead. Then
+  instead: a consistent copy from SQLite's backup API is written to the
+  device's ``tmp`` dir and streamed from there as the raw body of a
+  ``put_db`` (64 KiB at a time, with its ``Content-Length``), so neither end
+  ever holds the DB in memory (a peer still on the release before this
+  reads that body as msgpack and answers 400: a failure, retried each pass
+  until it is upgraded; row batches to it work as before). Then
   ``merge_syncs`` tells the peer what we hold from third replicas, and we
   take the peer's timestamps and metadata from its answer, so both ends
   converge even before the peer's own replicator runs.
@@ -41,7 +46,8 @@ from objstore.common.exceptions import ObjstoreError
 from objstore.common.fs import listdir
 from objstore.daemon import local
 from objstore.daemon.runner import Daemon, DaemonConfig
-from objstore.db.server import REPLICATE_VERSION
+from objstore.db.broker import remove_temp_db
+from objstore.db.server import REPLICATE_VERSION, put_db_headers
 from objstore.ring import Ring
 from objstore.web.backend import ConnectionPool, quote_path
 
@@ -177,14 +183,17 @@ class DBReplicator(Daemon):
         return result
 
     # --- the client side of the REPLICATE protocol -----------------------------------------
-    def call(self, peer, part, name_hash, op, **args):
-        """One REPLICATE request; ``(status, decoded answer or None)``."""
-        args["op"] = op
-        path = quote_path(peer["device"], str(part), name_hash)
-        resp = self.pool.request(peer.get("replication_ip") or peer["ip"],
+    def _replicate(self, peer, part, name_hash, headers, body):
+        """One REPLICATE request to ``peer``'s replication address; a BackendResponse."""
+        return self.pool.request(peer.get("replication_ip") or peer["ip"],
                                  peer.get("replication_port") or peer["port"],
-                                 "REPLICATE", path, {"Content-Type": "application/octet-stream"},
-                                 encoding.pack(args, REPLICATE_VERSION))
+                                 "REPLICATE", quote_path(peer["device"], str(part), name_hash), headers, body)
+
+    def call(self, peer, part, name_hash, op, **args):
+        """One msgpack REPLICATE op; ``(status, decoded answer or None)``."""
+        args["op"] = op
+        resp = self._replicate(peer, part, name_hash, {"Content-Type": "application/octet-stream"},
+                               encoding.pack(args, REPLICATE_VERSION))
         answer = None
         if 200 <= resp.status < 300 and resp.body:
             answer = encoding.unpack(resp.body, (REPLICATE_VERSION,))[1]
@@ -230,7 +239,11 @@ class DBReplicator(Daemon):
         return {"rows": sent, "whole": 0}
 
     def send_whole(self, broker, peer, part, name_hash, storage_id):
-        """Send a consistent copy of the whole DB (``put_db``)."""
+        """Send a consistent copy of the whole DB: a streamed ``put_db``
+        whose body is read from a temp copy a chunk at a time.
+
+        :raises ObjstoreError: the peer refused it or did not answer.
+        """
         tmp_dir = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
             broker.db_dir)))), "tmp")
         os.makedirs(tmp_dir, exist_ok=True)
@@ -239,12 +252,12 @@ class DBReplicator(Daemon):
         try:
             broker.backup_to(tmp)
             with open(tmp, "rb") as handle:
-                data = handle.read()
+                headers = put_db_headers(storage_id, os.fstat(handle.fileno()).st_size)
+                resp = self._replicate(peer, part, name_hash, headers, handle)
         finally:
-            os.unlink(tmp)
-        status, _ = self.call(peer, part, name_hash, "put_db", db=data, source=storage_id)
-        if status not in (201, 202):
-            raise ObjstoreError("put_db answered %s" % status)
+            remove_temp_db(tmp)
+        if resp.status not in (201, 202):
+            raise ObjstoreError("put_db answered %s" % resp.status)
 
     def _remove(self, path):
         """Remove a DB's hash directory, then its suffix and partition dirs if empty."""

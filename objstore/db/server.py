@@ -11,10 +11,18 @@ servers, the count headers and the listing entry; the SQL is in the brokers.
 REPLICATE protocol (version 1)
 ------------------------------
 ``REPLICATE /<device>/<partition>/<hash>`` where ``<hash>`` names the DB
-(``hash_path(account[, container])``). The request body is
-``objstore.common.encoding.pack({"op": <name>, ...args}, 1)``; a 2xx answer's
-body is ``pack(result, 1)``. The caller is the DB replicator of a peer that
-holds a replica of the same DB; ``id`` values are the brokers' database ids.
+(``hash_path(account[, container])``). The caller is the DB replicator of a
+peer that holds a replica of the same DB; ``id`` values are the brokers'
+database ids. An op comes in one of two shapes:
+
+- **msgpack ops** (small arguments): the request body is
+  ``objstore.common.encoding.pack({"op": <name>, ...args}, 1)``.
+- **streamed ops** (a body as large as a DB): the op name and its small
+  arguments are headers (``X-Replicate-Op``, ``X-Replicate-<Arg>``) and the
+  body is raw bytes with a ``Content-Length`` (no chunked encoding), read a
+  chunk at a time and never held whole in memory. ``put_db`` is the only one.
+
+Either way a 2xx answer's body is ``pack(result, 1)``.
 
 ``sync``  args ``id`` (the caller's DB id), ``max_row``, ``info`` (the caller's
     ``created_at``, ``put_timestamp``, ``delete_timestamp``, ``metadata``).
@@ -33,17 +41,32 @@ holds a replica of the same DB; ``id`` values are the brokers' database ids.
     merged on the receiver: the receiver then holds everything the caller
     had from those third replicas too). Entries naming the receiver's own id
     are ignored. 202.
-``put_db``  args ``source`` and ``db`` (bytes of a consistent copy made with
-    ``backup_to``). With no local DB, the copy is checked
-    (``PRAGMA quick_check``), given a new database id, told it holds
-    everything of ``source`` up to the copy's ``max_row``, and renamed into
-    place (201). With a local DB, the copy's rows and timestamps are merged
-    into it instead (202).
+``put_db`` (streamed)  headers ``X-Replicate-Op: put_db``,
+    ``X-Replicate-Source: <the caller's id>``, ``Content-Type:
+    application/vnd.sqlite3``, ``Content-Length``; the body is the file of a
+    consistent copy made with ``backup_to`` (:func:`put_db_headers` makes the
+    headers). The receiver writes it to ``<device>/tmp/<uuid>.db`` as it
+    arrives, fsyncs it and checks it: every byte arrived (a body that ends
+    short: 499, a stalled one: 408), ``PRAGMA quick_check`` passes and it
+    holds this server's kind of DB (else 400). With no local DB the copy is
+    given a new database id, told it holds everything of ``source`` up to
+    the copy's ``max_row``, and renamed into place (201). With a local DB,
+    the copy's rows (in chunks of ``MERGE_CHUNK``) and timestamps are merged
+    into it instead (202). Whatever the outcome the temp file is removed; a
+    refused copy touches nothing that existed. No ``Content-Length``: 411; a
+    full device: 507.
+``put_db`` (msgpack, deprecated)  args ``source`` and ``db`` (the copy's
+    bytes), handled as the streamed one once written. Still accepted for one
+    release so that a node upgraded before its peer receives whole DBs from
+    a replicator that sends them this way; remove it after that release.
 Unknown ops and undecodable bodies answer 400; a missing device 507.
 """
 
 import dataclasses
+import errno
+import functools
 import os
+import socket
 import uuid
 
 from objstore.common import encoding
@@ -51,12 +74,16 @@ from objstore.common.config import option
 from objstore.common.constraints import check_metadata
 from objstore.common.exceptions import (
     BadRequest,
-    DatabaseAlreadyExists,
+    ClientDisconnect,
+    ClientTimeout,
     DatabaseCorrupt,
+    DatabaseError,
     DatabaseNotFound,
+    InsufficientStorage,
+    LengthRequired,
     NotFound,
 )
-from objstore.common.fs import check_device, mkdirs
+from objstore.common.fs import check_device, fsync_dir, mkdirs
 from objstore.common.timestamp import Timestamp
 from objstore.daemon.recon import recon_response
 from objstore.db import listing
@@ -66,6 +93,11 @@ from objstore.web.server import ServerConfig
 
 REPLICATE_VERSION = 1
 MERGE_CHUNK = 1000  # rows per merge when folding a received DB into a local one
+# A streamed op: its name and small arguments travel as headers, its body raw.
+OP_HEADER = "X-Replicate-Op"
+SOURCE_HEADER = "X-Replicate-Source"
+DB_CONTENT_TYPE = "application/vnd.sqlite3"  # the IANA type of an SQLite file
+BODY_CHUNK = 65536  # bytes of a streamed body read (and held) at a time
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +124,61 @@ def request_timestamp(req, header="X-Timestamp"):
     if not value:
         raise BadRequest("Missing %s header" % header)
     return Timestamp(value)
+
+
+def put_db_headers(source, size):
+    """The request headers of a streamed ``put_db`` of a ``size`` byte DB file.
+
+    :param source: the sender's database id.
+    """
+    return {
+        OP_HEADER: "put_db",
+        SOURCE_HEADER: source,
+        "Content-Type": DB_CONTENT_TYPE,
+        "Content-Length": str(size),
+    }
+
+
+def body_length(headers):
+    """A streamed op's body size from its ``Content-Length``.
+
+    :raises LengthRequired: there is none (a chunked body is refused too).
+    :raises BadRequest: it is not a number.
+    """
+    value = headers.get("Content-Length")
+    if value is None:
+        raise LengthRequired("a streamed REPLICATE needs a Content-Length")
+    if not value.isdigit():
+        raise BadRequest("Invalid Content-Length: %s" % value)
+    return int(value)
+
+
+def receive_body(wsgi_input, handle, length, chunk=BODY_CHUNK):
+    """Copy exactly ``length`` bytes of a request body into the file ``handle``,
+    ``chunk`` bytes at a time (never more than ``length`` is read: what follows
+    on a keep-alive connection is the next request).
+
+    :raises ClientDisconnect: the body ended short (or the sender went away).
+    :raises ClientTimeout: the sender stalled.
+    :raises InsufficientStorage: the device is full.
+    """
+    remaining = length
+    while remaining > 0:
+        try:
+            data = wsgi_input.read(min(chunk, remaining))
+        except socket.timeout:
+            raise ClientTimeout("timed out reading the body") from None
+        except (OSError, ValueError) as err:  # eventlet: reset, broken encoding
+            raise ClientDisconnect("sender went away: %s" % err) from None
+        if not data:
+            raise ClientDisconnect("body ended after %d of %d bytes" % (length - remaining, length))
+        try:
+            handle.write(data)
+        except OSError as err:
+            if err.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise InsufficientStorage("no space for the body: %s" % err) from None
+            raise
+        remaining -= len(data)
 
 
 def check_partition(part):
@@ -318,20 +405,28 @@ class DatabaseServer(BaseApp):
         if len(name_hash) != 32 or any(ch not in "0123456789abcdef" for ch in name_hash):
             raise BadRequest("Invalid hash: %s" % name_hash)
         self.device_path(device)
-        try:
-            _version, args = encoding.unpack(req.body, (REPLICATE_VERSION,))
-        except encoding.EncodingError as err:
-            raise BadRequest("bad REPLICATE body: %s" % err) from None
-        if not isinstance(args, dict):
-            raise BadRequest("bad REPLICATE body")
-        handler = {
-            "sync": self._rep_sync,
-            "merge_items": self._rep_merge_items,
-            "merge_syncs": self._rep_merge_syncs,
-            "put_db": self._rep_put_db,
-        }.get(args.get("op"))
-        if handler is None:
-            raise BadRequest("unknown REPLICATE op %r" % (args.get("op"),))
+        streamed = req.headers.get(OP_HEADER)
+        if streamed is not None:
+            # never req.body here: it would hold the whole DB in memory
+            if streamed != "put_db":
+                raise BadRequest("unknown streamed REPLICATE op %r" % streamed)
+            handler = functools.partial(self._rep_put_db_stream, req)
+            args = {"source": req.headers.get(SOURCE_HEADER)}
+        else:
+            try:
+                _version, args = encoding.unpack(req.body, (REPLICATE_VERSION,))
+            except encoding.EncodingError as err:
+                raise BadRequest("bad REPLICATE body: %s" % err) from None
+            if not isinstance(args, dict):
+                raise BadRequest("bad REPLICATE body")
+            handler = {
+                "sync": self._rep_sync,
+                "merge_items": self._rep_merge_items,
+                "merge_syncs": self._rep_merge_syncs,
+                "put_db": self._rep_put_db,
+            }.get(args.get("op"))
+            if handler is None:
+                raise BadRequest("unknown REPLICATE op %r" % (args.get("op"),))
         directory = db_dir(self.config.devices, device, self.db_type, part, name_hash)
         broker = self.make_broker(os.path.join(directory, name_hash + ".db"))
         try:
@@ -380,46 +475,78 @@ class DatabaseServer(BaseApp):
         broker.merge_syncs(points, incoming=True)
         return 202, {}
 
-    def _rep_put_db(self, broker, args, device):
+    def _temp_db(self, device):
+        """A fresh temp DB path in the device's tmp dir (same filesystem as
+        the DBs, so the rename into place is atomic)."""
         tmp_dir = os.path.join(self.config.devices, device, "tmp")
         mkdirs(tmp_dir)
-        tmp = os.path.join(tmp_dir, "%s.db" % uuid.uuid4().hex)
+        return os.path.join(tmp_dir, "%s.db" % uuid.uuid4().hex)
+
+    def _rep_put_db_stream(self, req, broker, args, device):
+        length = body_length(req.headers)
+        tmp = self._temp_db(device)
+        try:
+            with open(tmp, "wb") as handle:
+                receive_body(req.environ["wsgi.input"], handle, length)
+                handle.flush()
+                os.fsync(handle.fileno())
+                if os.fstat(handle.fileno()).st_size != length:
+                    raise DatabaseError("wrote %d bytes of a %d byte copy"
+                                        % (os.fstat(handle.fileno()).st_size, length))
+            return self._install_db(broker, tmp, args.get("source"))
+        finally:
+            remove_temp_db(tmp)
+
+    def _rep_put_db(self, broker, args, device):
+        """The deprecated msgpack ``put_db``: the copy arrived in memory."""
+        if not isinstance(args.get("db"), bytes):
+            raise BadRequest("put_db without a db")
+        tmp = self._temp_db(device)
         try:
             with open(tmp, "wb") as handle:
                 handle.write(args["db"])
                 handle.flush()
                 os.fsync(handle.fileno())
-            copy = self.make_broker(tmp)
-            try:
-                try:
-                    copy.quick_check()
-                except DatabaseCorrupt:
-                    raise BadRequest("the database copy sent is corrupt") from None
-                info = copy.get_info()
-                if not broker.exists():
-                    copy.new_storage_id()
-                    if args.get("source"):
-                        copy.merge_syncs([{"remote_id": args["source"], "sync_point": info["max_row"]}])
-                    copy.close()
-                    mkdirs(broker.db_dir)
-                    if broker.exists():
-                        raise DatabaseAlreadyExists(broker.db_file)
-                    os.rename(tmp, broker.db_file)
-                    return 201, {}
-                broker.merge_timestamps(info["created_at"], info["put_timestamp"], info["delete_timestamp"])
-                broker.update_metadata({k: tuple(v) for k, v in info["metadata"].items()})
-                point = -1
-                while True:
-                    rows = copy.get_items_since(point, MERGE_CHUNK)
-                    if not rows:
-                        break
-                    broker.merge_items(rows, source=args.get("source") or info["id"])
-                    point = rows[-1]["ROWID"]
-                return 202, {}
-            finally:
-                copy.close()
-        except DatabaseAlreadyExists:
-            return self._rep_put_db(broker, args, device)
+            return self._install_db(broker, tmp, args.get("source"))
         finally:
             remove_temp_db(tmp)
 
+    def _install_db(self, broker, tmp, source):
+        """Check the received copy at ``tmp`` and make it ``broker``'s DB:
+        renamed into place when there is none (201), else merged into it
+        (202). The caller removes ``tmp`` (and whatever SQLite left beside it).
+
+        :raises BadRequest: the copy is corrupt or not a DB of this kind.
+        """
+        copy = self.make_broker(tmp)
+        try:
+            try:
+                copy.quick_check()
+                info = copy.get_info()  # fails on another kind's DB (no such stat table)
+            except DatabaseCorrupt:
+                raise BadRequest("the database copy sent is corrupt") from None
+            except DatabaseError as err:
+                raise BadRequest("the copy sent is not a %s database: %s" % (self.db_type, err)) from None
+            if not broker.exists():
+                copy.new_storage_id()
+                if source:
+                    copy.merge_syncs([{"remote_id": source, "sync_point": info["max_row"]}])
+                copy.close()
+                mkdirs(broker.db_dir)
+                if not broker.exists():
+                    os.rename(tmp, broker.db_file)
+                    fsync_dir(broker.db_dir)
+                    return 201, {}
+                # another put_db created it meanwhile: merge into that one
+            broker.merge_timestamps(info["created_at"], info["put_timestamp"], info["delete_timestamp"])
+            broker.update_metadata({k: tuple(v) for k, v in info["metadata"].items()})
+            point = -1
+            while True:
+                rows = copy.get_items_since(point, MERGE_CHUNK)
+                if not rows:
+                    break
+                broker.merge_items(rows, source=source or info["id"])
+                point = rows[-1]["ROWID"]
+            return 202, {}
+        finally:
+            copy.close()

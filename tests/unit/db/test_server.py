@@ -3,11 +3,12 @@ protocol driven by hand between two container servers (two device dirs), and
 the config samples of both DB kinds (server and the shared daemons)."""
 
 import configparser
+import io
 import os
 
 import pytest
 
-from objstore.account.server import AccountServerConfig
+from objstore.account.server import AccountServer, AccountServerConfig
 from objstore.common import encoding
 from objstore.common.config import options_of
 from objstore.common.constraints import DEFAULT
@@ -17,7 +18,22 @@ from objstore.container.updater import ContainerUpdaterConfig
 from objstore.daemon.runner import INHERITED_KEYS
 from objstore.db.auditor import DBAuditorConfig
 from objstore.db.replicator import DBReplicatorConfig
-from objstore.db.server import REPLICATE_VERSION, metadata_headers, metadata_updates, stat_headers
+from objstore.common.exceptions import (
+    BadRequest,
+    ClientDisconnect,
+    ClientTimeout,
+    InsufficientStorage,
+    LengthRequired,
+)
+from objstore.db.server import (
+    REPLICATE_VERSION,
+    body_length,
+    metadata_headers,
+    metadata_updates,
+    put_db_headers,
+    receive_body,
+    stat_headers,
+)
 from objstore.web.app import Request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -127,7 +143,7 @@ def test_replicate_sync_merges_timestamps_and_metadata(pair):
     assert call(two, "HEAD", "/sda/1/a/c").status_int == 404  # the delete replicated
 
 
-def test_replicate_put_db_onto_an_existing_db_merges(pair, tmp_path):
+def test_replicate_legacy_put_db_onto_an_existing_db_merges(pair, tmp_path):
     one, two = pair
     for app, names in ((one, ["x", "y"]), (two, ["y", "z"])):
         call(app, "PUT", "/sda/1/a/c", {"X-Timestamp": ts(1)})
@@ -158,7 +174,7 @@ def test_replicate_merge_syncs_and_errors(pair):
     assert req.get_response(one).status_int == 507
 
 
-def test_replicate_put_db_rejects_a_corrupt_copy(pair, tmp_path):
+def test_replicate_legacy_put_db_rejects_a_corrupt_copy(pair, tmp_path):
     one, two = pair
     call(one, "PUT", "/sda/1/a/c", {"X-Timestamp": ts(1)})
     copy = str(tmp_path / "copy.db")
@@ -169,6 +185,151 @@ def test_replicate_put_db_rejects_a_corrupt_copy(pair, tmp_path):
     assert status == 400
     assert call(two, "HEAD", "/sda/1/a/c").status_int == 404
     assert os.listdir(os.path.join(two.config.devices, "sda", "tmp")) == []
+
+
+# --- streamed put_db -----------------------------------------------------------------------------------
+def test_put_db_headers_and_body_length():
+    assert put_db_headers("id1", 4096) == {"X-Replicate-Op": "put_db", "X-Replicate-Source": "id1",
+                                           "Content-Type": "application/vnd.sqlite3", "Content-Length": "4096"}
+    assert body_length({"Content-Length": "12"}) == 12
+    with pytest.raises(LengthRequired):
+        body_length({})
+    with pytest.raises(BadRequest):
+        body_length({"Content-Length": "-1"})
+
+
+class _Stalling(io.BytesIO):
+    def read(self, size=-1):
+        raise TimeoutError("timed out")
+
+
+class _Full:
+    def write(self, data):
+        raise OSError(28, "No space left on device")
+
+
+def test_receive_body_reads_exactly_the_length_in_chunks():
+    out = io.BytesIO()
+    source = io.BytesIO(b"abcdefghij-next request")
+    receive_body(source, out, 10, chunk=3)
+    assert out.getvalue() == b"abcdefghij" and source.read() == b"-next request"
+    receive_body(io.BytesIO(b""), out, 0)
+    with pytest.raises(ClientDisconnect, match="after 4 of 10"):
+        receive_body(io.BytesIO(b"abcd"), io.BytesIO(), 10, chunk=3)
+    with pytest.raises(ClientTimeout):
+        receive_body(_Stalling(), io.BytesIO(), 10)
+    with pytest.raises(InsufficientStorage):
+        receive_body(io.BytesIO(b"abcd"), _Full(), 4)
+
+
+def put_db_stream(app, data, length=None, op="put_db", source="peer", name_hash=None, device="sda"):
+    """A streamed put_db of ``data`` announced as ``length`` bytes; ``(status, body)``."""
+    headers = put_db_headers(source, len(data) if length is None else length)
+    headers["X-Replicate-Op"] = op
+    req = Request.blank("/%s/1/%s" % (device, name_hash or hash_path("a", "c")), method="REPLICATE",
+                        headers=headers)
+    req.environ["wsgi.input"] = io.BytesIO(data)
+    resp = req.get_response(app)
+    body = encoding.unpack(resp.body, (REPLICATE_VERSION,))[1] if resp.status_int < 300 else resp.body
+    return resp.status_int, body
+
+
+def db_bytes(app, tmp_path, names, name="copy.db"):
+    """The file of a consistent copy of ``app``'s ``a/c`` holding objects ``names``."""
+    call(app, "PUT", "/sda/1/a/c", {"X-Timestamp": ts(1)})
+    for obj in names:
+        call(app, "PUT", "/sda/1/a/c/" + obj, {"X-Timestamp": ts(2), "X-Size": "1", "X-Content-Type": "t",
+                                               "X-Etag": "e"})
+    copy = str(tmp_path / name)
+    app.broker_for("sda", 1, "a", "c").backup_to(copy)
+    with open(copy, "rb") as handle:
+        return handle.read()
+
+
+def tmp_listing(app):
+    return os.listdir(os.path.join(app.config.devices, "sda", "tmp"))
+
+
+def test_streamed_put_db_creates_the_db(pair, tmp_path):
+    one, two = pair
+    data = db_bytes(one, tmp_path, ["x", "y"])
+    source = one.broker_for("sda", 1, "a", "c").get_info()
+    assert put_db_stream(two, data, source=source["id"]) == (201, {})
+    b2 = two.broker_for("sda", 1, "a", "c")
+    info = b2.get_info()
+    assert info["object_count"] == 2 and info["id"] != source["id"]
+    assert b2.get_sync(source["id"]) == source["max_row"]
+    assert call(two, "GET", "/sda/1/a/c").body == b"x\ny\n"
+    assert tmp_listing(two) == []
+
+
+def test_streamed_put_db_onto_an_existing_db_merges(pair, tmp_path):
+    one, two = pair
+    data = db_bytes(one, tmp_path, ["x", "y"])
+    db_bytes(two, tmp_path, ["y", "z"], name="mine.db")
+    mine = two.broker_for("sda", 1, "a", "c").get_info()["id"]
+    assert put_db_stream(two, data, source="peer") == (202, {})
+    b2 = two.broker_for("sda", 1, "a", "c")
+    assert call(two, "GET", "/sda/1/a/c").body == b"x\ny\nz\n"
+    assert b2.get_info()["id"] == mine  # merged into, not replaced
+    assert b2.get_sync("peer") == one.broker_for("sda", 1, "a", "c").get_info()["max_row"]
+    assert tmp_listing(two) == []
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_streamed_put_db_short_body_touches_nothing(pair, tmp_path, existing):
+    one, two = pair
+    data = db_bytes(one, tmp_path, ["x", "y"])
+    if existing:
+        db_bytes(two, tmp_path, ["z"], name="mine.db")
+    before = call(two, "GET", "/sda/1/a/c")
+    status, _ = put_db_stream(two, data[:len(data) // 2], length=len(data))
+    assert status == 499
+    after = call(two, "GET", "/sda/1/a/c")
+    assert (after.status_int, after.body) == (before.status_int, before.body)
+    assert after.status_int == (200 if existing else 404)
+    assert tmp_listing(two) == []
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_streamed_put_db_corrupt_copy_is_refused(pair, tmp_path, existing):
+    one, two = pair
+    data = bytearray(db_bytes(one, tmp_path, ["x"]))
+    data[4096:8192] = b"\xff" * 4096
+    if existing:
+        db_bytes(two, tmp_path, ["z"], name="mine.db")
+    assert put_db_stream(two, bytes(data))[0] == 400
+    assert put_db_stream(two, b"not a database at all" * 100)[0] == 400
+    assert put_db_stream(two, b"")[0] == 400  # an empty file is an empty SQLite DB: no stat table
+    resp = call(two, "GET", "/sda/1/a/c")
+    assert (resp.status_int, resp.body) == ((200, b"z\n") if existing else (404, resp.body))
+    assert tmp_listing(two) == []
+
+
+def test_streamed_put_db_of_another_kind_is_refused(pair, tmp_path, capture):
+    _one, two = pair
+    devices = tmp_path / "acct"
+    (devices / "sda").mkdir(parents=True)
+    accounts = AccountServer(AccountServerConfig(devices=str(devices), mount_check=False), capture[0], DEFAULT)
+    call(accounts, "PUT", "/sda/1/a", {"X-Timestamp": ts(1)})
+    copy = str(tmp_path / "account.db")
+    accounts.broker_for("sda", 1, "a").backup_to(copy)
+    status, body = put_db_stream(two, open(copy, "rb").read())
+    assert status == 400 and b"not a container database" in body
+    assert call(two, "HEAD", "/sda/1/a/c").status_int == 404
+    assert tmp_listing(two) == []
+
+
+def test_streamed_put_db_request_errors(pair, tmp_path):
+    one, two = pair
+    data = db_bytes(one, tmp_path, ["x"])
+    assert put_db_stream(two, data, op="merge_items")[0] == 400
+    assert put_db_stream(two, data, device="sdz")[0] == 507
+    req = Request.blank("/sda/1/" + hash_path("a", "c"), method="REPLICATE",
+                        headers={"X-Replicate-Op": "put_db", "Transfer-Encoding": "chunked"})
+    req.environ["wsgi.input"] = io.BytesIO(data)
+    assert req.get_response(two).status_int == 411
+    assert call(two, "HEAD", "/sda/1/a/c").status_int == 404
 
 
 # --- config samples ----------------------------------------------------------------------------------

@@ -179,19 +179,26 @@ def load_config(program, module, conf_path):
     return load_section(conf_path, program.name, cls, allow_unknown=("use",))
 
 
-def resolve(words, programs=PROGRAMS):
+def resolve(words, programs=PROGRAMS, named_only=()):
     """The programs named by ``words``: names, kinds, roles or groups.
 
     ``all`` is everything, ``main`` the servers, ``rest`` the daemons;
     ``object`` or ``proxy`` mean that kind's server; ``replicator`` means
     every replicator; ``object-replicator`` means itself.
 
+    :param named_only: programs chosen by their exact name only, never by a
+        group, kind or role (``objstore-init`` passes ``NODE_DAEMONS``: it
+        runs the daemons ``rest`` already names); they come after
+        ``programs`` in the result.
     :raises ConfigError: a word that names nothing (the message lists names).
     """
     chosen = []
     for word in words:
         word = word.strip().lower()
-        if word == "all":
+        alone = [p for p in named_only if p.name == word]
+        if alone:
+            match = alone
+        elif word == "all":
             match = list(programs)
         elif word == "main":
             match = servers(programs)
@@ -206,9 +213,9 @@ def resolve(words, programs=PROGRAMS):
         if not match:
             raise ConfigError(
                 "unknown server or daemon %r (known: all, main, rest, %s)"
-                % (word, ", ".join(p.name for p in programs))
+                % (word, ", ".join(p.name for p in tuple(programs) + tuple(named_only)))
             )
         for program in match:
             if program not in chosen:
                 chosen.append(program)
-    return [p for p in programs if p in chosen]
+    return [p for p in tuple(programs) + tuple(named_only) if p in chosen]

@@ -8,6 +8,17 @@ named by its kind (``object``), its name (``object-server``), or a daemon role
 (``replicator``: every replicator). Commands: start, stop, restart, reload,
 status, once, no-daemon.
 
+``node-daemons`` is every daemon of the node in one process
+(``objstore-node-daemons``, reading the node's account-, container- and
+object-server.conf), an alternative to one process per daemon. Only its own
+name selects it. The two ways must not run at once for one node (each daemon
+would do its work twice), so a command that would start one while the other
+runs, or that names both, is refused (one line, exit 2, nothing done). While
+a node's node-daemons runs, ``all`` and ``rest`` mean it instead of the
+separate daemons it covers (``all restart`` keeps the node that way);
+otherwise they mean the separate daemons, as without node-daemons. A node
+that runs node-daemons is best managed as ``main`` + ``node-daemons``.
+
 Config: ``<conf-dir>/<kind>-server.conf`` for a kind's server and its daemons
 (each its own section), or one instance per file in ``<conf-dir>/<kind>-server/``
 for several nodes on one host. Pid files: ``<run-dir>/<name>.pid`` (or
@@ -50,13 +61,37 @@ class Instance:
     conf_file: str
     pid_file: str
     log_file: str
+    conf_files: tuple = ()  # node-daemons: every file it reads (conf_file is the first)
+
+    @property
+    def files(self):
+        """The config files the program is given on its command line."""
+        return self.conf_files or (self.conf_file,)
 
     @property
     def label(self):
+        if self.program.conf is None:
+            if os.path.basename(self.pid_file) == self.program.name + ".pid":
+                return self.program.name
+            return "%s (%s)" % (self.program.name, ", ".join(self.files))
         base = os.path.basename(self.conf_file)
         if base == self.program.conf + ".conf":
             return self.program.name
         return "%s (%s)" % (self.program.name, self.conf_file)
+
+
+def is_node_daemons(item):
+    """True for an instance of a program that reads a node's files (``node-daemons``)."""
+    return item.program.conf is None and not item.program.server
+
+
+def is_separate_daemon(item):
+    return item.program.conf is not None and not item.program.server
+
+
+def covers(node_item, item):
+    """True when ``node_item`` (node-daemons) runs the daemons of ``item``'s config file."""
+    return os.path.abspath(item.conf_file) in node_item.files
 
 
 def config_files(conf_dir, program):
@@ -73,10 +108,70 @@ def config_files(conf_dir, program):
     return found
 
 
+def node_stems():
+    """The config stems node-daemons reads: those of every daemon in the catalog."""
+    stems = []
+    for program in catalog.daemons():
+        if program.conf not in stems:
+            stems.append(program.conf)
+    return stems
+
+
+def node_config_sets(conf_dir):
+    """``[(instance name or None, [files])]`` node-daemons runs with.
+
+    One node: the ``<stem>.conf`` files in ``conf_dir``; several nodes: the
+    files of one name in the ``<stem>/`` directories (``object-server/1.conf``
+    with ``container-server/1.conf``...), as the separate daemons find them.
+    """
+    sets = []
+    single = [os.path.join(conf_dir, stem + ".conf") for stem in node_stems()]
+    single = [path for path in single if os.path.isfile(path)]
+    if single:
+        sets.append((None, single))
+    names = {}
+    for stem in node_stems():
+        directory = os.path.join(conf_dir, stem)
+        if os.path.isdir(directory):
+            for name in sorted(os.listdir(directory)):
+                if name.endswith(".conf"):
+                    names.setdefault(name[: -len(".conf")], []).append(os.path.join(directory, name))
+    sets.extend(sorted(names.items()))
+    return sets
+
+
+def _looked_for(conf_dir, program):
+    if program.conf is None:
+        return ", ".join(os.path.join(conf_dir, stem + ".conf") for stem in node_stems())
+    return os.path.join(conf_dir, program.conf + ".conf")
+
+
+def _node_instances(program, conf_dir, run_dir, log_dir, module):
+    result = []
+    for name, files in node_config_sets(conf_dir):
+        files = tuple(os.path.abspath(path) for path in files)
+        if name is None:
+            pid_file = os.path.join(run_dir, program.name + ".pid")
+            log_file = os.path.join(log_dir, program.name + ".log")
+        else:
+            pid_file = os.path.join(run_dir, program.name, name + ".pid")
+            log_file = os.path.join(log_dir, program.name, name + ".log")
+        result.append(Instance(program, module, files[0], pid_file, log_file, files))
+    return result
+
+
 def instances(programs, conf_dir, run_dir, log_dir, find_module=catalog.find_module):
     """``(instances, missing)``: what to manage, and the programs with no config."""
     result, missing = [], []
     for program in programs:
+        if program.conf is None:
+            found = _node_instances(program, conf_dir, run_dir, log_dir, None)
+            if not found:
+                missing.append(program)
+                continue
+            module = find_module(program)
+            result.extend(dataclasses.replace(item, module=module) for item in found)
+            continue
         files = config_files(conf_dir, program)
         if not files:
             missing.append(program)
@@ -152,6 +247,8 @@ def check_config(instance):
 
     :returns: None when it is good, else one line ``file:line: problem``.
     """
+    if instance.program.conf is None:
+        return _check_node_config(instance)
     path = instance.conf_file
     syntax = _syntax_line(path)
     if syntax is not None:
@@ -163,6 +260,38 @@ def check_config(instance):
         catalog.load_config(instance.program, instance.module, path)
     except ConfigError as err:
         return _with_line(path, str(err), instance.program)
+    return None
+
+
+_IN_BOTH = re.compile(r"\[([^\]]+)\] is in both (\S+) and (\S+);")
+
+
+def _check_node_config(instance):
+    """node-daemons: each file's syntax, then every daemon section it will run,
+    loaded as that daemon loads it (the first problem, ``file:line: ...``)."""
+    for path in instance.files:
+        syntax = _syntax_line(path)
+        if syntax is not None:
+            line, message = syntax
+            return "%s:%s: %s" % (path, line if line else "?", message)
+    if instance.module is None:
+        return None
+    available = catalog.available(catalog.daemons())
+    try:
+        found = instance.module.find_daemons(list(instance.files), available)
+    except ConfigError as err:
+        match = _IN_BOTH.search(str(err))
+        if match:
+            line = locate(match.group(3), match.group(1))
+            return "%s:%s [%s] is also in %s; keep it in one file" % (
+                match.group(3), ("%d:" % line) if line else "", match.group(1), match.group(2))
+        return "%s: %s" % (instance.label, err)
+    modules = dict(available)
+    for program, _cls, path in found:
+        try:
+            catalog.load_config(program, modules[program], path)
+        except ConfigError as err:
+            return _with_line(path, str(err), program)
     return None
 
 
@@ -197,7 +326,7 @@ class Manager:
         self.env = env if env is not None else procs.child_env()
 
     def state(self, item):
-        return procs.pid_status(item.pid_file, item.conf_file)
+        return instance_state(item)
 
     def check_all(self, items=None):
         """Every config checked before anything happens. Returns the error lines."""
@@ -242,7 +371,7 @@ class Manager:
                 procs.remove_pid(item.pid_file)
                 self.out("%s: removed stale pid file %s" % (item.label, item.pid_file))
             try:
-                child = procs.spawn(procs.python_argv(item.module.__name__, item.conf_file),
+                child = procs.spawn(procs.python_argv(item.module.__name__, *item.files),
                                     log_path=item.log_file, env=self.env)
                 procs.write_pid(item.pid_file, child.pid)
             except OSError as err:
@@ -366,7 +495,7 @@ class Manager:
                 failed += 1
                 continue
             begin = time.monotonic()
-            child = procs.spawn(procs.python_argv(item.module.__name__, item.conf_file, "--once"),
+            child = procs.spawn(procs.python_argv(item.module.__name__, *item.files, "--once"),
                                 log_path=item.log_file, env=self.env, detach=False)
             code = child.wait()
             if code:
@@ -394,7 +523,7 @@ class Manager:
             if state == "running":
                 self.out("%s already running (pid %d)" % (item.label, pid))
                 continue
-            child = procs.spawn(procs.python_argv(item.module.__name__, item.conf_file), log_path=None,
+            child = procs.spawn(procs.python_argv(item.module.__name__, *item.files), log_path=None,
                                 env=self.env, detach=False, inherit_output=True)
             procs.write_pid(item.pid_file, child.pid)
             children.append((item, child))
@@ -417,6 +546,84 @@ class Manager:
         return next((EXIT_FAILED for code in codes if code not in (0, -signal.SIGTERM)), EXIT_OK)
 
 
+def instance_state(item):
+    """``(state, pid)`` of ``item``'s pid file: ``running``, ``stale`` or ``missing``.
+
+    node-daemons shares its config files with the separate daemons, so its
+    process must also show its own module on its command line.
+    """
+    state, pid = procs.pid_status(item.pid_file, item.conf_file)
+    if state == "running" and item.program.conf is None:
+        if not any(procs.is_ours(pid, name) for name in item.program.modules):
+            return "stale", pid
+    return state, pid
+
+
+# --- node-daemons or the separate daemons, never both ------------------------------
+STARTING = ("start", "restart", "reload", "once", "no-daemon")
+
+
+def rivals(conf_dir, run_dir, log_dir):
+    """Every daemon instance of the node, both ways (no module imported): for
+    telling what already runs."""
+    programs = catalog.daemons() + [catalog.NODE_DAEMONS]
+    return instances(programs, conf_dir, run_dir, log_dir, find_module=lambda program: None)[0]
+
+
+def substitute_running(items, others, state=instance_state):
+    """A group's items while node-daemons runs: node-daemons in place of the
+    separate daemons it covers (those not running on their own)."""
+    result = list(items)
+    for node in others:
+        if not is_node_daemons(node) or state(node)[0] != "running":
+            continue
+        if not any(covers(node, item) for item in result if is_separate_daemon(item)):
+            continue
+        result = [item for item in result
+                  if not (is_separate_daemon(item) and covers(node, item) and state(item)[0] != "running")]
+        if not any(item.pid_file == node.pid_file for item in result):
+            result.append(node)
+    return result
+
+
+def conflict(items, others, state=instance_state):
+    """One line saying why ``items`` must not start, or None.
+
+    Refused: node-daemons named with a separate daemon of its node; starting
+    node-daemons while a separate daemon of its node runs; starting a separate
+    daemon while its node's node-daemons runs.
+    """
+    nodes = [item for item in items if is_node_daemons(item)]
+    separate = [item for item in items if is_separate_daemon(item)]
+    for node in nodes:
+        both = [item.program.name for item in separate if covers(node, item)]
+        if both:
+            return ("%s runs every daemon of its node in one process; asking for it with %s too would run "
+                    "them twice (name one or the other; 'main' is the servers)"
+                    % (node.label, _some(both)))
+    for node in nodes:
+        for other in others:
+            if is_separate_daemon(other) and covers(node, other):
+                running, pid = state(other)
+                if running == "running":
+                    return ("%s already runs as its own process (pid %d); %s would run it twice "
+                            "(stop the separate daemons first: %s rest stop)"
+                            % (other.label, pid, node.label, PROG))
+    for item in separate:
+        for other in others:
+            if is_node_daemons(other) and covers(other, item):
+                running, pid = state(other)
+                if running == "running":
+                    return ("%s already runs this node's daemons (pid %d); %s as its own process would run "
+                            "twice (use 'main' for the servers, or stop node-daemons first)"
+                            % (other.label, pid, item.program.name))
+    return None
+
+
+def _some(names):
+    return ", ".join(names) if len(names) <= 3 else "%s and %d more" % (", ".join(names[:3]), len(names) - 3)
+
+
 def _listen_address(item):
     """``(ip, port)`` to probe a server at, from its config; None when unknown."""
     try:
@@ -437,7 +644,8 @@ def build_parser():
         prog=PROG,
         description="Manage objstore servers and daemons: %s SERVER... COMMAND" % PROG,
         epilog="SERVER: all, main (servers), rest (daemons), a kind (proxy, object...), a name "
-        "(object-replicator) or a role (replicator). COMMAND: %s. Exit codes: 0 done, 1 failed, "
+        "(object-replicator), a role (replicator), or node-daemons (every daemon of the node in one "
+        "process, instead of rest). COMMAND: %s. Exit codes: 0 done, 1 failed, "
         "2 usage/config error, 3 status: not running." % ", ".join(COMMANDS),
     )
     parser.add_argument("words", nargs="+", metavar="SERVER... COMMAND")
@@ -451,7 +659,8 @@ def build_parser():
     return parser
 
 
-def main(argv=None, out=None, programs=catalog.PROGRAMS, find_module=catalog.find_module):
+def main(argv=None, out=None, programs=catalog.PROGRAMS, find_module=catalog.find_module,
+         named_only=(catalog.NODE_DAEMONS,)):
     out = out or (lambda line: print(line, flush=True))
     args = build_parser().parse_args(argv)
     if len(args.words) < 2 or args.words[-1] not in COMMANDS:
@@ -459,7 +668,7 @@ def main(argv=None, out=None, programs=catalog.PROGRAMS, find_module=catalog.fin
         return EXIT_USAGE
     command, names = args.words[-1], args.words[:-1]
     try:
-        chosen = catalog.resolve(names, programs)
+        chosen = catalog.resolve(names, programs, named_only)
     except ConfigError as err:
         print("%s: %s" % (PROG, err), file=sys.stderr)
         return EXIT_USAGE
@@ -471,9 +680,19 @@ def main(argv=None, out=None, programs=catalog.PROGRAMS, find_module=catalog.fin
     for program in missing:
         if not grouped:  # a group skips what this node does not run; a named one is an error
             print("%s: no config for %s (looked for %s)" % (
-                PROG, program.name, os.path.join(conf_dir, program.conf + ".conf")), file=sys.stderr)
+                PROG, program.name, _looked_for(conf_dir, program)), file=sys.stderr)
     if missing and not grouped:
         return EXIT_NOT_RUNNING if command == "status" else EXIT_USAGE
+    daemons_group = any(name.strip().lower() in ("all", "rest") for name in names)
+    if daemons_group or command in STARTING:
+        others = rivals(conf_dir, args.run_dir, args.log_dir)
+        if daemons_group:
+            items = [dataclasses.replace(item, module=find_module(item.program)) if item.module is None else item
+                     for item in substitute_running(items, others)]  # the added node-daemons has none yet
+        problem = conflict(items, others) if command in STARTING else None
+        if problem:
+            print("%s: refused: %s" % (PROG, problem), file=sys.stderr)
+            return EXIT_USAGE
     if not items:
         print("%s: no configs in %s for %s" % (PROG, conf_dir, " ".join(names)), file=sys.stderr)
         return EXIT_NOT_RUNNING if command == "status" else EXIT_USAGE

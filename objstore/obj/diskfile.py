@@ -647,9 +647,10 @@ class DiskFileWriter:
         hashes_mod.cleanup_dir(df.hash_dir)
 
     def close(self):
-        if self._behind is not None:  # never close the fd under a running fdatasync
+        behind, self._behind = self._behind, None
+        if behind is not None:  # never close the fd under a running fdatasync
             try:
-                self._finish_behind()
+                behind.handle.wait()
             except OSError:
                 pass  # the write is abandoned anyway
         if self._fd is not None:

@@ -202,6 +202,13 @@ def test_an_abandoned_write_waits_for_its_background_sync_before_closing(devices
     writer.close()  # the client went away: the temp file goes, but not under the sync
     assert len(starter.synced) == 1 and "/tmp/" in starter.synced[0]  # it ran on the open file
     assert os.listdir(os.path.join(devices, "sda", "tmp")) == []
+    # a failed sync does not make closing an abandoned write fail
+    manager = DiskFileManager(devices, False, capture[0], run_background=ThreadStarter(fail=errno.ENOSPC),
+                              sync_every=MIB)
+    writer = manager.get_diskfile("sda", 0, "a", "c", "big").writer(4 * MIB)
+    writer.write(os.urandom(2 * MIB))
+    writer.close()
+    assert os.listdir(os.path.join(devices, "sda", "tmp")) == []
 
 
 @pytest.mark.parametrize("err,status", [(errno.EIO, 500), (errno.ENOSPC, 507)])

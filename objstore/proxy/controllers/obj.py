@@ -1,7 +1,8 @@
 """Object paths ``/v1/<account>/<container>/<object>``: GET/HEAD with
 failover (a GET whose node dies mid-body resumes on another replica at the
 byte already sent), ranges and conditionals, PUT (streamed by putter.py),
-COPY / X-Copy-From, POST and DELETE.
+COPY / X-Copy-From, POST and DELETE. Large objects are served by
+manifest.py (dynamic) and slo.py (static), which this module calls.
 """
 
 import mimetypes
@@ -12,7 +13,7 @@ from objstore.common.constraints import check_metadata, check_name, check_object
 from objstore.common.exceptions import BackendError, BadRequest, LengthRequired, ServiceUnavailable
 from objstore.common.timestamp import Timestamp, normalize_delete_at
 from objstore.proxy import conditional, quorum
-from objstore.proxy.controllers import manifest, putter
+from objstore.proxy.controllers import manifest, putter, slo
 from objstore.proxy.controllers.base import Controller, client_headers, timestamp_of
 from objstore.web.app import Response, error_response, meta_text
 from objstore.web.backend import quote_path
@@ -20,7 +21,7 @@ from objstore.web.backend import quote_path
 CONDITIONAL_HEADERS = ("If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since")
 # client headers an object keeps (besides X-Object-Meta-*)
 KEPT_HEADERS = ("content-type", "content-encoding", "content-disposition", "content-language",
-                "cache-control", "expires", "x-delete-at", "x-object-manifest", "x-static-large-object")
+                "cache-control", "expires", "x-delete-at", "x-object-manifest")
 COPIED_FROM_SOURCE = ("content-type", "content-encoding", "content-disposition", "content-language",
                       "cache-control", "expires", "x-object-manifest")
 
@@ -32,6 +33,7 @@ class ObjectController(Controller):
         super().__init__(app)
         self.handlers = {"GET": self.GET, "HEAD": self.HEAD, "PUT": self.PUT, "POST": self.POST,
                          "DELETE": self.DELETE, "COPY": self.COPY}
+        app.register_capability("slo", dict(slo.CAPABILITY))
 
     def _check_names(self, account, container, obj):
         constraints = self.app.constraints
@@ -54,6 +56,8 @@ class ObjectController(Controller):
         source, headers_out, status, body_iter = self.fetch(req, account, container, obj, req.method)
         if source is None:
             return error_response(status)
+        if status in (200, 206, 304, 412, 416) and slo.is_slo(source.headers):
+            return slo.serve(self, req, account, container, obj, source.headers, status, body_iter)
         if manifest.is_manifest(req, headers_out) and status in (200, 206, 416):
             close = getattr(body_iter, "close", None)
             if close is not None:
@@ -232,12 +236,15 @@ class ObjectController(Controller):
         if if_none is not None and if_none.strip() != "*":
             raise BadRequest("If-None-Match only supports *")
         check_metadata(meta_text(req.headers), "object", constraints)
+        slo.check_put(req)
         info = self.container_info(account, container, req)
         denied = self.authorize(req, account, container)
         if denied is not None:
             return denied
         if info is None:
             return error_response(404)
+        if req.params.get("multipart-manifest") == "put":
+            return slo.put_manifest(self, req, account, container, obj)
         copy_from = req.headers.get("X-Copy-From")
         if copy_from:
             return self._put_copy(req, account, container, obj, copy_from, length)
@@ -444,6 +451,8 @@ class ObjectController(Controller):
             return denied
         if info is None:
             return error_response(404)
+        if req.params.get("multipart-manifest") == "delete":
+            return slo.delete(self, req, account, container, obj)
         return self._write_object(req, account, container, obj, "DELETE", {})
 
     def _write_object(self, req, account, container, obj, method, obj_headers):

@@ -376,6 +376,12 @@ class ObjectController(Controller):
             if source.conn is not None:
                 source.close()
             return error_response(status if status >= 400 else 503)
+        sysmeta = {}
+        if slo.is_slo(source.headers):
+            src_headers, body_iter, sysmeta = slo.copy_source(self, src_req, src_account, src_container, src_obj,
+                                                              source.headers, body_iter)
+            if src_headers is None:
+                return body_iter  # the error Response
         fresh = (req.headers.get("X-Fresh-Metadata") or "").lower() in ("true", "1", "yes", "on")
         base = {}
         lowered = {k.lower(): v for k, v in src_headers.items()}
@@ -387,6 +393,7 @@ class ObjectController(Controller):
         if fresh:
             base.pop("content-type", None)
         overrides = self._object_headers(req, obj, base)
+        overrides.update(sysmeta)
         check_metadata(meta_text(overrides), "object", self.app.constraints)
         size = int(src_headers.get("Content-Length", "0"))
         iterator = iter(body_iter)

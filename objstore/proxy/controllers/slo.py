@@ -594,6 +594,38 @@ def _multipart(controller, req, account, items, spans, length, boundary, ctype, 
     yield conditional.closing(boundary)
 
 
+def copy_source(controller, req, account, container, obj, backend_headers, body_iter):
+    """What COPY / X-Copy-From of an SLO writes: its concatenated content,
+    or with ``?multipart-manifest=get`` the manifest itself (the copy is
+    then an SLO over the same segments).
+
+    :param req: the source GET (the copy request's query string).
+    :param body_iter: the source's whole manifest body (a 200 GET).
+    :returns: ``(client headers, body iterator, sysmeta for the copy)``, or
+        ``(None, error Response, None)``.
+    """
+    try:
+        items, _headers = read_manifest(controller, req, account, container, obj, body_iter)
+    except SegmentError as err:
+        return None, error_response(503, str(err)), None
+    headers = client_headers(backend_headers)
+    if req.params.get("multipart-manifest") == "get":
+        manifest = json.dumps(items).encode("utf-8")
+        headers["Content-Length"] = str(len(manifest))
+        sysmeta = {key: backend_headers[key] for key in (SYSMETA_SLO, SYSMETA_ETAG, SYSMETA_SIZE)}
+        return headers, [manifest], sysmeta
+    length = int(backend_headers.get(SYSMETA_SIZE) or 0)
+    if length > controller.app.constraints.max_file_size:
+        return None, error_response(413, "The SLO is larger than an object may be (%d bytes)"
+                                    % controller.app.constraints.max_file_size), None
+    try:
+        first = _open_first(controller, req, account, items, (0, length))
+    except SegmentError as err:
+        return None, error_response(409, str(err)), None
+    headers["Content-Length"] = str(length)
+    return headers, _stream(controller, req, account, items, 0, length, first), {}
+
+
 def delete(controller, req, account, container, obj):
     """``DELETE ?multipart-manifest=delete``: the segments, then the manifest."""
     counts = {"deleted": 0, "not_found": 0}

@@ -379,3 +379,26 @@ def test_plain_delete_keeps_the_segments_and_non_slo_is_an_error(segs):
 def test_info_announces_slo(cluster):
     info = json.loads(call(cluster, "GET", "/info").body)
     assert info["slo"] == {"max_manifest_segments": 1000, "max_manifest_size": 8388608, "min_segment_size": 1}
+
+
+def test_copy_of_an_slo_copies_the_content_or_with_manifest_get_the_manifest(segs):
+    app, made = segs
+    whole = b"".join(body for _path, body in made)
+    put_slo(app, made)
+    resp = call(app, "PUT", "/v1/AUTH_test/c/flat", {"X-Copy-From": "/c/big", "Content-Length": "0"})
+    assert resp.status_int == 201
+    flat = call(app, "GET", "/v1/AUTH_test/c/flat")
+    assert flat.body == whole
+    assert "X-Static-Large-Object" not in flat.headers
+    assert flat.headers["Etag"].strip('"') == md5(whole)
+    assert flat.headers["Content-Type"] == "video/mp4"
+    resp = call(app, "COPY", "/v1/AUTH_test/c/big?multipart-manifest=get", {"Destination": "/c/twin"})
+    assert resp.status_int == 201
+    twin = call(app, "GET", "/v1/AUTH_test/c/twin")
+    assert twin.body == whole
+    assert twin.headers["X-Static-Large-Object"] == "True"
+    assert twin.headers["Etag"] == call(app, "HEAD", "/v1/AUTH_test/c/big").headers["Etag"]
+    call(app, "DELETE", "/v1/AUTH_test" + made[0][0])
+    resp = call(app, "PUT", "/v1/AUTH_test/c/flat2", {"X-Copy-From": "/c/big", "Content-Length": "0"})
+    assert resp.status_int == 409
+    assert call(app, "HEAD", "/v1/AUTH_test/c/flat2").status_int == 404

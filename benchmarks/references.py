@@ -5,7 +5,10 @@ read as a fraction of what the hardware allows:
   (the ceiling for one stream of durable writes, before replication);
 - one plain Python HTTP stream over loopback: ``python -m http.server``
   serving a 256 MiB file, read with the same client code loadgen uses (the
-  ceiling for one Python HTTP stream, before any storage logic).
+  ceiling for one Python HTTP stream, before any storage logic);
+- one 256 MiB stream through a plain Python relay to three writers that
+  fsync it, answered at a quorum of two (fanout.py: the ceiling for a
+  3-replica PUT through a proxy, before any storage logic).
 
 Nothing here talks to either cluster.
 """
@@ -17,7 +20,7 @@ import subprocess
 import sys
 import time
 
-from benchmarks import host
+from benchmarks import fanout, host
 
 DD_RE = re.compile(r"copied, ([0-9.]+) s")
 
@@ -79,11 +82,13 @@ def loopback_http(work_dir, mib=256, rounds=3):
 
 
 def measure(devices_dir, work_dir, quick=False):
-    """Both references: ``{"dd_fsync_mb_per_s", "loopback_http_mb_per_s"}``."""
+    """The references: ``{"dd_fsync_mb_per_s", "loopback_http_mb_per_s", "fanout_put_mb_per_s"}``."""
     mib = 64 if quick else 256
-    dds = sorted(dd_fsync(devices_dir, mib) for _ in range(1 if quick else 3))
+    rounds = 1 if quick else 3
+    dds = sorted(dd_fsync(devices_dir, mib) for _ in range(rounds))
     return {
         "dd_fsync_mb_per_s": round(dds[len(dds) // 2], 1),
-        "loopback_http_mb_per_s": round(loopback_http(work_dir, mib, 1 if quick else 3), 1),
+        "loopback_http_mb_per_s": round(loopback_http(work_dir, mib, rounds), 1),
+        "fanout_put_mb_per_s": round(fanout.measure(devices_dir, work_dir, mib, rounds), 1),
         "size_mib": mib,
     }

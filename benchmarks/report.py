@@ -130,6 +130,9 @@ def text_table(table, references=None, markdown=False):
                      _fmt(references.get("dd_fsync_mb_per_s")), "", "", "reference"))
         refs.append(("(g) python http.server GET, loopback, 1 stream", "MB/s",
                      _fmt(references.get("loopback_http_mb_per_s")), "", "", "reference"))
+        if "fanout_put_mb_per_s" in references:  # results from before it was measured lack it
+            refs.append(("(g) plain Python relay to 3 fsyncing writers, quorum 2, 1 stream", "MB/s",
+                         _fmt(references["fanout_put_mb_per_s"]), "", "", "reference"))
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for row in rows + refs:

@@ -53,7 +53,7 @@ def parse_args(argv):
                         help="Swift's proxy pipeline: that of its sample config (default) or only what the "
                              "requests touch (lean)")
     parser.add_argument("--results-dir", default=RESULTS_DIR)
-    parser.add_argument("--no-references", action="store_true", help="skip the dd and loopback references")
+    parser.add_argument("--no-references", action="store_true", help="skip the dd, loopback and relay references")
     args = parser.parse_args(argv)
     if args.rounds is None:
         args.rounds = 1 if args.quick else 3
@@ -105,10 +105,10 @@ def run(args):
                                              if volume.kind == "xfs" else "plain directories of one filesystem")
         say("work dir %s; devices of both on %s" % (work, results["filesystem"]))
         if not args.no_references:
-            say("references: dd conv=fsync and one loopback HTTP stream")
+            say("references: dd conv=fsync, one loopback HTTP stream, a plain 3-writer relay")
             results["references"] = references.measure(volume.path, work, quick=args.quick)
-            say("  dd %(dd_fsync_mb_per_s).0f MB/s, loopback HTTP %(loopback_http_mb_per_s).0f MB/s" %
-                results["references"])
+            say("  dd %(dd_fsync_mb_per_s).0f MB/s, loopback HTTP %(loopback_http_mb_per_s).0f MB/s, "
+                "relay to 3 writers %(fanout_put_mb_per_s).0f MB/s" % results["references"])
         base = host.free_port_block(200, start=21000)
         ours = objstore_aio.ObjstoreAIO(os.path.join(volume.path, "objstore"), base + 190, base,
                                         os.path.join(work, "objstore-logs"))

@@ -53,6 +53,9 @@ def test_text_table_terminal_and_markdown():
     md = report.text_table(table, refs, markdown=True)
     assert md.splitlines()[0].startswith("| workload |")
     assert "| (g) dd 256 MiB conv=fsync (same filesystem) | MB/s | 455 |" in md
+    assert "relay to 3 fsyncing writers" not in md  # results from before it was measured
+    md = report.text_table(table, dict(refs, fanout_put_mb_per_s=171.4), markdown=True)
+    assert "| (g) plain Python relay to 3 fsyncing writers, quorum 2, 1 stream | MB/s | 171 |" in md
 
 
 def test_svg_is_well_formed_and_shows_advantage():

@@ -365,7 +365,7 @@ def tempauth_users():
 
 
 # The proxy's middleware, outermost first; only those the proxy knows are used.
-PIPELINE_ORDER = ("catch_errors", "gatekeeper", "healthcheck", "proxy_logging", "tempauth")
+PIPELINE_ORDER = ("catch_errors", "gatekeeper", "healthcheck", "proxy_logging", "tempurl", "tempauth")
 
 
 def proxy_pipeline():

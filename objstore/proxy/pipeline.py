@@ -3,7 +3,7 @@
 ::
 
     [pipeline:main]
-    pipeline = catch_errors gatekeeper healthcheck proxy_logging tempauth proxy-server
+    pipeline = catch_errors gatekeeper healthcheck proxy_logging tempurl tempauth proxy-server
 
     [filter:tempauth]
     use = tempauth            # optional: which middleware (default: the name)
@@ -13,7 +13,8 @@ Each name but the last is a filter; its options come from ``[filter:<name>]``
 (a known middleware needs no section when its defaults suit). The last name
 must be the proxy app. An unknown middleware is a ConfigError at startup,
 naming the file and the culprit. Without a ``[pipeline:main]`` section the
-DEFAULT_PIPELINE is used (tempauth only when ``[filter:tempauth]`` exists).
+DEFAULT_PIPELINE is used (tempurl and tempauth only when ``[filter:tempauth]``
+exists).
 Keys inherited from ``[DEFAULT]`` are not handed to the filters.
 """
 
@@ -30,9 +31,10 @@ MIDDLEWARE = {
     "healthcheck": "objstore.proxy.middleware.healthcheck",
     "proxy_logging": "objstore.proxy.middleware.proxy_logging",
     "tempauth": "objstore.proxy.middleware.tempauth",
+    "tempurl": "objstore.proxy.middleware.tempurl",
 }
 APP_NAMES = ("proxy-server", "proxy_server")
-DEFAULT_PIPELINE = "catch_errors gatekeeper healthcheck proxy_logging tempauth proxy-server"
+DEFAULT_PIPELINE = "catch_errors gatekeeper healthcheck proxy_logging tempurl tempauth proxy-server"
 PIPELINE_SECTION = "pipeline:main"
 
 
@@ -55,6 +57,7 @@ def plan(sections, path):
         names = DEFAULT_PIPELINE.split()
         if "filter:tempauth" not in sections:
             names.remove("tempauth")
+            names.remove("tempurl")  # without an auth there is nothing for a temp URL to open
     elif not section.get("pipeline", "").strip():
         raise ConfigError("%s [%s]: empty pipeline; want 'pipeline = ... proxy-server'" % (path, PIPELINE_SECTION))
     else:

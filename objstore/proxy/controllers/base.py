@@ -33,7 +33,9 @@ HIDDEN_RESPONSE_HEADERS = frozenset((
 HIDDEN_PREFIXES = ("x-backend-", "x-object-sysmeta-", "x-container-sysmeta-", "x-account-sysmeta-")
 _BAD_STAMP = (InvalidTimestamp, ValueError)
 OWNER_ONLY_HEADERS = frozenset(("x-container-read", "x-container-write", "x-container-sync-key",
-                                "x-container-sync-to", "x-account-access-control"))
+                                "x-container-sync-to", "x-account-access-control",
+                                "x-account-meta-temp-url-key", "x-account-meta-temp-url-key-2",
+                                "x-container-meta-temp-url-key", "x-container-meta-temp-url-key-2"))
 
 
 def client_headers(backend_headers, owner=True):

@@ -12,6 +12,8 @@
   Owners (.admin of the account) may do anything in their account except
   creating/deleting it; reseller admins anything; others only what the
   container ACLs grant (acl.py). 401 without a valid identity, else 403.
+  When an earlier middleware already decided (tempurl sets
+  ``objstore.authorize_override``), its ``objstore.authorize`` is kept.
 """
 
 import base64
@@ -155,7 +157,8 @@ class TempAuth:
                 self.logger.debug("tempauth: invalid or expired token")
                 return self.denied(Request(environ), False)(environ, start_response)
             environ["objstore.identity"] = identity
-        environ["objstore.authorize"] = self.authorize
+        if not environ.get("objstore.authorize_override"):  # tempurl already decided for this request
+            environ["objstore.authorize"] = self.authorize
         environ["objstore.clean_acl"] = clean_acl
         return self.app(environ, start_response)
 

@@ -83,7 +83,8 @@ class ObjectServerConfig(ServerConfig):
               "(small files and directories: inline while the disk answers within 5 ms)")
     mb_per_sync: int = option(
         32, "while a big body arrives, fdatasync its file in the background each time this many more "
-            "MiB were written, so that the fsync before the answer has little left to flush (0: never)")
+            "MiB were written, so that the fsync before the answer has little left to flush (0: never; "
+            "needs fsync_in_threads)")
     allowed_headers: tuple[str, ...] = option(
         ("Content-Disposition", "Content-Encoding", "X-Delete-At", "X-Object-Manifest",
          "X-Static-Large-Object", "Cache-Control", "Content-Language", "Expires", "X-Robots-Tag"),

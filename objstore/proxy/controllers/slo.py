@@ -320,6 +320,7 @@ def put_manifest(controller, req, account, container, obj):
     headers = controller._object_headers(req, obj)
     headers.pop("etag", None)
     headers.pop("x-static-large-object", None)
+    headers.pop("x-object-manifest", None)  # one kind of large object at a time
     headers[SYSMETA_SLO] = "True"
     headers[SYSMETA_ETAG] = etag
     headers[SYSMETA_SIZE] = str(sum(item_length(item) for item in items))
@@ -400,7 +401,8 @@ def serve(controller, req, account, container, obj, backend_headers, status, bod
         else is dropped and the manifest fetched again.
     """
     if req.params.get("multipart-manifest") == "get":
-        return _serve_manifest(controller, req, account, container, obj, status, body_iter)
+        _close(body_iter)
+        return _serve_manifest(controller, req, account, container, obj)
     items = None
     if req.method == "GET":
         reuse = body_iter if status == 200 and not req.headers.get("Range") else None
@@ -469,11 +471,8 @@ def _merge(ranges):
     return merged
 
 
-def _serve_manifest(controller, req, account, container, obj, status, body_iter):
+def _serve_manifest(controller, req, account, container, obj):
     """``?multipart-manifest=get``: the stored manifest (``&format=raw``: as PUT takes it)."""
-    _close(body_iter)
-    if req.method == "HEAD":
-        status = 200
     try:
         items, headers = read_manifest(controller, req, account, container, obj)
     except SegmentError as err:
@@ -483,8 +482,13 @@ def _serve_manifest(controller, req, account, container, obj, status, body_iter)
     body = json.dumps(items).encode("utf-8")
     out = {key: value for key, value in client_headers(headers).items()
            if key not in ("Content-Length", "Content-Range", "Content-Type")}
-    out["Etag"] = '"%s"' % hashlib.md5(body, usedforsecurity=False).hexdigest()
+    etag = hashlib.md5(body, usedforsecurity=False).hexdigest()
+    out["Etag"] = '"%s"' % etag
     out["X-Static-Large-Object"] = "True"
+    cond = conditional.evaluate_conditions(req.method, req.headers, etag, headers.get("last-modified"))
+    if cond is not None:  # against the manifest's own etag, as a manifest GET is the manifest
+        keep = {k: v for k, v in out.items() if k in ("Etag", "Last-Modified", "X-Timestamp")}
+        return Response(status=cond, headerlist=list(keep.items()), app_iter=[])
     out["Content-Type"] = "application/json; charset=utf-8"
     out["Content-Length"] = str(len(body))
     return Response(status=200, headerlist=list(out.items()), app_iter=[] if req.method == "HEAD" else [body])

@@ -160,7 +160,7 @@ class Cluster:
         options.update(self.proxy_options)
         lines = ["[proxy-server]"] + ["%s = %s" % item for item in options.items()]
         lines += ["", "[pipeline:main]",
-                  "pipeline = catch_errors gatekeeper healthcheck proxy_logging tempauth proxy-server",
+                  "pipeline = catch_errors gatekeeper healthcheck proxy_logging tempurl tempauth proxy-server",
                   "", "[filter:tempauth]", "token_life = 3600"]
         for ident, (key, groups) in USERS.items():
             account, user = ident.split(":")

@@ -271,6 +271,17 @@ def test_get_head_put_without_a_token(cluster):
     assert cluster.call(temp(PATH, "DELETE"), "DELETE").status_int == 204
 
 
+def test_a_form_encoded_put_keeps_its_body(cluster):
+    """urllib sends application/x-www-form-urlencoded by default; the proxy
+    once read such a PUT's body as form fields (req.params) and stored nothing."""
+    set_account_key(cluster)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert cluster.call(temp(PATH, "PUT"), "PUT", headers=form, body=b"a=b").status_int == 201
+    assert cluster.call(temp(PATH)).body == b"a=b"
+    assert cluster.call(PATH, "PUT", "test:tester", form, body=b"c=d").status_int == 201
+    assert cluster.call(temp(PATH)).body == b"c=d"
+
+
 def test_invalid_urls_are_401(cluster):
     set_account_key(cluster)
     resp = cluster.call(temp(PATH), "PUT", body=b"x")  # a GET signature used for PUT

@@ -243,7 +243,8 @@ class ObjectController(Controller):
             return denied
         if info is None:
             return error_response(404)
-        if req.params.get("multipart-manifest") == "put":
+        # the query only: req.params would read a form-encoded (urllib, curl -d) body as form fields
+        if req.GET.get("multipart-manifest") == "put":
             return slo.put_manifest(self, req, account, container, obj)
         copy_from = req.headers.get("X-Copy-From")
         if copy_from:
@@ -458,7 +459,7 @@ class ObjectController(Controller):
             return denied
         if info is None:
             return error_response(404)
-        if req.params.get("multipart-manifest") == "delete":
+        if req.GET.get("multipart-manifest") == "delete":
             return slo.delete(self, req, account, container, obj)
         return self._write_object(req, account, container, obj, "DELETE", {})
 

@@ -288,7 +288,7 @@ def sub_request(req, method, account, container, obj):
 
 def check_put(req):
     """A plain PUT may not mark an object as an SLO itself."""
-    if "X-Static-Large-Object" in req.headers and req.params.get("multipart-manifest") != "put":
+    if "X-Static-Large-Object" in req.headers and req.GET.get("multipart-manifest") != "put":
         raise BadRequest("X-Static-Large-Object is reserved: PUT with ?multipart-manifest=put to make an SLO")
 
 

@@ -42,8 +42,9 @@ Theory of operation:
   log never shows it; other query parameters (``multipart-manifest=get``...)
   are dropped too: a temp URL reads the object as it is served.
 
-Not here: where keys are stored (account/container servers), the ACL
-decision for other requests (tempauth), the HTTP date format (Timestamp).
+Not here: where keys are stored (account/container servers and the proxy's
+info cache), the ACL decision for every other request (tempauth), the
+owner-only hiding of the keys (controllers/base.py).
 """
 
 import base64
@@ -272,11 +273,14 @@ class TempURL:
             params = parse_query(query)
             if params is None:
                 return self.app(environ, start_response)
-            return self.handle(environ, start_response, params)
+            filtered = self.admit(environ, start_response, params)
         except Unauthorized:
+            self.logger.debug("tempurl: invalid or expired temp URL for %s %s",
+                              environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
             return self.invalid(environ)(environ, start_response)
-        except ObjstoreError as err:
+        except ObjstoreError as err:  # BadRequest; ServiceUnavailable from the key lookup
             return error_response(err.status, str(err) or None)(environ, start_response)
+        return self.app(environ, filtered)
 
     def invalid(self, environ):
         parts = environ.get("PATH_INFO", "").split("/")
@@ -286,7 +290,13 @@ class TempURL:
             resp.body = b""
         return resp
 
-    def handle(self, environ, start_response, params):
+    def admit(self, environ, start_response, params):
+        """Check a temp URL request and prepare its environ for the app.
+
+        :returns: the start_response to call the app with.
+        :raises Unauthorized: anything about the URL is wrong.
+        :raises BadRequest: a write sets a header temp URLs may not set.
+        """
         req = Request(environ)
         method = req.method
         account, container, obj = self._object_path(req)
@@ -327,7 +337,7 @@ class TempURL:
         if params.prefix is not None:
             kept.append(("temp_url_prefix", params.prefix))
         environ["QUERY_STRING"] = urllib.parse.urlencode(kept)
-        return self.app(environ, self.response_filter(start_response, method, obj, params, expires))
+        return self.response_filter(start_response, method, obj, params, expires)
 
     @staticmethod
     def _object_path(req):

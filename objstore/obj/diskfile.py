@@ -28,7 +28,14 @@ only a temp file in ``tmp/`` (never served; the object replicator removes it
 once it is reclaim_age old, :func:`remove_stale_temp`); after the rename the
 file is complete with its metadata. On ext4 and XFS the directory fsync
 commits the filesystem journal, which includes the creation of the suffix and
-object directories. While a big body arrives,
+object directories. For the same reason, on XFS (common.fs.orders_metadata)
+a file with no body bytes and its metadata in xattrs (a tombstone, a .meta,
+an empty object) is not fsynced on its own: all of it is metadata, logged in
+order before the rename, so the one directory fsync makes it durable; that
+halves the journal commits of a DELETE or POST. Elsewhere, or with a
+trailer (body bytes), the file is fsynced too. An XFS shutdown right after
+the answer, a crash as far as the filesystem can tell, keeps it
+(tests/unit/obj/test_durability.py). While a big body arrives,
 the writer starts the kernel's writeback of every ``WRITEBACK_EVERY`` bytes
 (posix_fadvise DONTNEED on the range just written: on Linux it queues the
 dirty pages for writing without waiting, and drops none of them while they
@@ -77,7 +84,7 @@ from objstore.common.exceptions import (
     DiskFileQuarantined,
     DiskFileXattrError,
 )
-from objstore.common.fs import check_device, fsync_dir, listdir, mkdirs, remove_file, renamer
+from objstore.common.fs import check_device, fsync_dir, listdir, mkdirs, orders_metadata, remove_file, renamer
 from objstore.common.hashing import hash_path, suffix_of
 from objstore.common.timestamp import Timestamp
 from objstore.obj import hashes as hashes_mod
@@ -607,11 +614,14 @@ class DiskFileWriter:
             # preallocated beyond what was written (a .ts or .meta never is)
             os.ftruncate(self._fd, self.bytes_written)
         self._finish_behind()
-        meta_mod.write_metadata(self._fd, metadata, self.bytes_written)
+        in_xattrs = meta_mod.write_metadata(self._fd, metadata, self.bytes_written)
         manager = df.manager
         run_blocking = manager.run_short if self.bytes_written <= SHORT_FSYNC else manager.run_blocking
         try:
-            run_blocking(os.fsync, self._fd)
+            if self.bytes_written or not in_xattrs or not orders_metadata(self._fd):
+                run_blocking(os.fsync, self._fd)
+            # else a file of metadata only (a .ts, a .meta, an empty object)
+            # on XFS: the directory fsync below makes it durable with its rename
         except OSError as err:
             if err.errno in _NO_SPACE:
                 raise DiskFileNoSpace("disk full at fsync") from None

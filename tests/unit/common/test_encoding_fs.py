@@ -41,3 +41,19 @@ def test_renamer_creates_parent(tmp_path):
     dst = tmp_path / "x" / "y" / "b"
     fs.renamer(str(src), str(dst))
     assert dst.read_bytes() == b"x"
+
+
+def test_orders_metadata_knows_the_filesystem_of_an_fd(tmp_path):
+    """tmpfs and procfs are not XFS; a closed fd is not known. (XFS itself,
+    and what it makes durable, is tested on a real loop mount in
+    tests/unit/obj/test_durability.py.)"""
+    for path in ("/dev/shm", "/proc"):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            assert fs._statfs_type(fd) not in (None, 0)
+            assert not fs.orders_metadata(fd)
+        finally:
+            os.close(fd)
+    fd = os.open(str(tmp_path), os.O_RDONLY)
+    os.close(fd)
+    assert fs._statfs_type(fd) is None and not fs.orders_metadata(fd)

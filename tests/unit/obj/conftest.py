@@ -69,6 +69,50 @@ def tiny_fs(tmp_path):
 
 
 @pytest.fixture
+def loop_fs(tmp_path):
+    """``loop_fs(kind, mib)``: a ``kind`` filesystem (``mkfs.<kind>``) of
+    ``mib`` MiB loop-mounted under ``tmp_path``; returns an object with
+    ``path`` (the mount point), ``crash()`` (an XFS shutdown that does not
+    flush the log: what a power cut leaves, as far as the filesystem knows)
+    and ``remount()``. Skipped or failed like tiny_fs."""
+    mounted = []
+
+    class LoopFs:
+        def __init__(self, kind, mib):
+            self.image = tmp_path / ("%s.img" % kind)
+            self.path = str(tmp_path / kind)
+            os.makedirs(self.path)
+            if os.geteuid() != 0:
+                _skip_or_fail("loop-mounting a filesystem needs root")
+            with open(self.image, "wb") as handle:
+                handle.truncate(mib * 1024 * 1024)
+            made = subprocess.run(["mkfs.%s" % kind, "-q", "-F" if kind.startswith("ext") else "-f",
+                                   str(self.image)], capture_output=True)
+            if made.returncode != 0:
+                _skip_or_fail("mkfs.%s failed (apt-get install xfsprogs e2fsprogs): %s"
+                              % (kind, made.stderr.decode(errors="replace")))
+            self.mount()
+
+        def mount(self):
+            done = subprocess.run(["mount", "-o", "loop", str(self.image), self.path], capture_output=True)
+            if done.returncode != 0:
+                _skip_or_fail("cannot loop-mount %s: %s" % (self.image, done.stderr.decode(errors="replace")))
+            mounted.append(self.path)
+
+        def crash(self):
+            subprocess.run(["xfs_io", "-x", "-c", "shutdown", self.path], check=True, capture_output=True)
+
+        def remount(self):
+            subprocess.run(["umount", self.path], check=True, capture_output=True)
+            mounted.remove(self.path)
+            self.mount()
+
+    yield LoopFs
+    for path in mounted:
+        subprocess.run(["umount", "-l", path], capture_output=True)
+
+
+@pytest.fixture
 def big_xattrs_fit(tmp_path):
     """Whether the tests' filesystem takes an 8 KiB xattr value (XFS yes, ext4 no)."""
     probe = tmp_path / "xattr-probe"

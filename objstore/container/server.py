@@ -12,6 +12,17 @@ failed report is only logged (the container updater catches up later).
 
 The rows, counts and SQL are in ``container/broker.py``; the listing walk and
 rendering in ``db/listing.py``.
+
+Static large objects: the proxy stores an SLO manifest's content type with
+a ``swift_bytes=<total>`` parameter (``video/mp4;swift_bytes=52428800``),
+so the object row this server gets carries the SLO's total next to the
+manifest's own size. The row keeps both as they came (replication copies
+rows verbatim); only the listing entry (``object_listing_entry``) reports
+``bytes`` from ``swift_bytes`` and lists the content type without it, as
+Swift's does. X-Container-Bytes-Used, and so the account's bytes, stay the
+sum of the rows' sizes: a manifest counts its own bytes, never the total,
+because the segments are objects of their own already counted in their
+container (Swift counts the same way; the total would count them twice).
 """
 
 import dataclasses
@@ -44,6 +55,46 @@ CONTAINER_META_NAMES = frozenset(
     ("x-container-read", "x-container-write", "x-container-sync-to", "x-container-sync-key")
 )
 VERSION_NAMES = frozenset(("x-versions-location", "x-history-location"))
+
+
+def split_swift_bytes(content_type):
+    """A content type without its ``swift_bytes`` parameter, and that parameter's value.
+
+    ``"text/plain; charset=utf-8;swift_bytes=10"`` gives ``("text/plain;
+    charset=utf-8", 10)``; the other parameters stay as written. A
+    ``swift_bytes`` that is not a non-negative integer is dropped all the
+    same and gives None; with several, the last valid one counts.
+
+    :returns: ``(content type, int or None)``.
+    """
+    if ";" not in content_type:
+        return content_type, None
+    kept = []
+    total = None
+    pieces = content_type.split(";")
+    for piece in pieces[1:]:
+        key, equals, value = piece.partition("=")
+        if equals and key.strip().lower() == "swift_bytes":
+            value = value.strip()
+            if value.isdigit():
+                total = int(value)
+            continue
+        kept.append(piece)
+    if len(kept) == len(pieces) - 1:
+        return content_type, None
+    return ";".join([pieces[0]] + kept).rstrip(), total
+
+
+def object_listing_entry(row):
+    """A container listing's entry for an object row (or a subdir): db/listing.py's,
+    with ``bytes`` and ``content_type`` from a ``swift_bytes`` parameter (see the module docstring)."""
+    entry = listing.object_entry(row)
+    content_type = entry.get("content_type")
+    if content_type and ";" in content_type:
+        entry["content_type"], total = split_swift_bytes(content_type)
+        if total is not None:
+            entry["bytes"] = total
+    return entry
 
 
 def account_targets(headers):
@@ -102,7 +153,7 @@ class ContainerServer(DatabaseServer):
     item_path = "an object path on a container server"
     count_headers = (("X-Container-Object-Count", "object_count"), ("X-Container-Bytes-Used", "bytes_used"))
     listing_limit_name = "container_listing_limit"
-    listing_entry = staticmethod(listing.object_entry)
+    listing_entry = staticmethod(object_listing_entry)
 
     def __init__(self, config, logger, constraints, pool=None, group_commit=None):
         super().__init__(config, logger, constraints, group_commit)

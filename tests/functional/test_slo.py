@@ -25,6 +25,10 @@ def test_swift_cli_slo_upload_download_delete(cluster, tmp_path):
     segments = json.loads(body)
     assert [seg["bytes"] for seg in segments] == [1000000, 1000000, 500000]
     assert all(seg["name"].startswith("/%s_segments/" % name) for seg in segments)
+    # the listing shows the SLO's total, not the manifest's bytes, and a clean content type
+    long_listing = [line.split() for line in swift(cluster, "list", "--long", name).splitlines()]
+    assert [(row[0], row[3], row[-1]) for row in long_listing if row[-1] == "big.bin"] == [
+        ("2500000", "application/octet-stream", "big.bin")]  # bytes, date, time, content type, name
     stat = swift(cluster, "stat", name, "big.bin")
     assert "Content Length: 2500000" in stat
     swift(cluster, "download", name, "big.bin", "-o", str(tmp_path / "down.bin"))

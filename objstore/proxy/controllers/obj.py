@@ -269,10 +269,8 @@ class ObjectController(Controller):
             guessed = mimetypes.guess_type(obj, strict=False)[0]
             headers["content-type"] = guessed or "application/octet-stream"
         else:
-            ctype = headers["content-type"]
-            if ";" in ctype:  # Swift drops the swift_bytes param users may not set
-                parts = [p for p in ctype.split(";") if not p.strip().lower().startswith("swift_bytes=")]
-                headers["content-type"] = ";".join(parts)
+            # Swift drops the swift_bytes param users may not set (slo.py sets it on manifests)
+            headers["content-type"] = slo.without_swift_bytes(headers["content-type"])
         self._delete_at(req, headers)
         return headers
 
@@ -395,6 +393,7 @@ class ObjectController(Controller):
             base.pop("content-type", None)
         overrides = self._object_headers(req, obj, base)
         overrides.update(sysmeta)
+        slo.mark_total(overrides)  # a copied manifest lists with its total too
         check_metadata(meta_text(overrides), "object", self.app.constraints)
         size = int(src_headers.get("Content-Length", "0"))
         iterator = iter(body_iter)

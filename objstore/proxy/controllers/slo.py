@@ -16,6 +16,15 @@ Theory of operation:
   sysmeta marks the object (SYSMETA_SLO) and keeps the total size and the
   SLO etag, so that HEAD never reads the manifest and a POST (which keeps
   sysmeta) cannot unmark it.
+- The manifest's content type is stored with a ``swift_bytes=<total>``
+  parameter (``video/mp4;swift_bytes=300``), as Swift does: the object
+  server passes the stored type on in its container update, so the
+  container's listing can show the SLO's total as the object's ``bytes``
+  (container/server.py strips the parameter there). Clients never see it:
+  every answer built here from the manifest's headers drops it, and a
+  client's own ``swift_bytes`` is dropped on PUT (``without_swift_bytes``).
+  A POST keeps it: the object server keeps the content type of the data
+  file and sends no container update on POST, so the row is untouched.
 - The SLO etag is the md5 of the segments' etags laid end to end, a
   segment with a range adding ``<etag>:<start>-<end>;`` instead; the proxy
   answers it quoted, as Swift does for SLOs.
@@ -78,6 +87,32 @@ class SegmentError(ObjstoreError):
 def is_slo(headers):
     """Whether backend response ``headers`` (lower-case keys) are an SLO manifest's."""
     return (headers.get(SYSMETA_SLO) or "").lower() in ("true", "yes", "1", "on")
+
+
+def without_swift_bytes(content_type):
+    """``content_type`` without any ``swift_bytes`` parameter (other parameters as written)."""
+    if ";" not in content_type:
+        return content_type
+    pieces = content_type.split(";")
+    kept = [piece for piece in pieces[1:] if piece.partition("=")[0].strip().lower() != "swift_bytes"]
+    if len(kept) == len(pieces) - 1:
+        return content_type
+    return ";".join([pieces[0]] + kept).rstrip()
+
+
+def with_swift_bytes(content_type, total):
+    """``content_type`` carrying the SLO's ``total`` bytes as its (only) ``swift_bytes`` parameter."""
+    return "%s;swift_bytes=%d" % (without_swift_bytes(content_type), int(total))
+
+
+def mark_total(headers):
+    """Give the content type of an object's headers (lower-case keys) for
+    the nodes the SLO total, when they make an SLO (``SYSMETA_SIZE``):
+    a manifest PUT, or a copy of the manifest. Changes ``headers`` in place."""
+    total = headers.get(SYSMETA_SIZE)
+    if total is not None:
+        headers["content-type"] = with_swift_bytes(headers.get("content-type") or "application/octet-stream",
+                                                   total)
 
 
 def parse_put_manifest(body):
@@ -203,7 +238,7 @@ def manifest_item(entry, headers):
     if size < MIN_SEGMENT_SIZE:
         reasons.append("Too small; each segment must be at least %d byte" % MIN_SEGMENT_SIZE)
     item = {"name": entry["path"], "hash": etag, "bytes": size,
-            "content_type": headers.get("content-type", "application/octet-stream"),
+            "content_type": without_swift_bytes(headers.get("content-type", "application/octet-stream")),
             "last_modified": _iso(headers.get("x-timestamp"))}
     if entry["range"] is not None and not reasons:
         try:
@@ -324,6 +359,7 @@ def put_manifest(controller, req, account, container, obj):
     headers[SYSMETA_SLO] = "True"
     headers[SYSMETA_ETAG] = etag
     headers[SYSMETA_SIZE] = str(sum(item_length(item) for item in items))
+    mark_total(headers)
     chunks = iter([manifest])
     resp = controller._put(req, account, container, obj, headers, lambda: next(chunks, b""), len(manifest), False)
     if resp.status_int == 201:
@@ -422,6 +458,8 @@ def serve(controller, req, account, container, obj, backend_headers, status, bod
     out["Etag"] = '"%s"' % etag
     out["X-Static-Large-Object"] = "True"
     out["Accept-Ranges"] = "bytes"
+    if "Content-Type" in out:
+        out["Content-Type"] = without_swift_bytes(out["Content-Type"])
     cond = conditional.evaluate_conditions(req.method, req.headers, etag, backend_headers.get("last-modified"))
     if cond is not None:
         keep = {k: v for k, v in out.items() if k in ("Etag", "Last-Modified", "X-Timestamp")}
@@ -605,6 +643,9 @@ def copy_source(controller, req, account, container, obj, backend_headers, body_
 
     :param req: the source GET (the copy request's query string).
     :param body_iter: the source's whole manifest body (a 200 GET).
+    The client headers never hold ``swift_bytes``; the controller gives a
+    copied manifest its total back with ``mark_total``.
+
     :returns: ``(client headers, body iterator, sysmeta for the copy)``, or
         ``(None, error Response, None)``.
     """
@@ -613,6 +654,8 @@ def copy_source(controller, req, account, container, obj, backend_headers, body_
     except SegmentError as err:
         return None, error_response(503, str(err)), None
     headers = client_headers(backend_headers)
+    if "Content-Type" in headers:
+        headers["Content-Type"] = without_swift_bytes(headers["Content-Type"])
     if req.params.get("multipart-manifest") == "get":
         manifest = json.dumps(items).encode("utf-8")
         headers["Content-Length"] = str(len(manifest))

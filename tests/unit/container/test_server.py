@@ -11,7 +11,14 @@ import pytest
 
 from objstore.account.server import AccountServer, AccountServerConfig
 from objstore.common.constraints import DEFAULT, Constraints
-from objstore.container.server import ContainerServer, ContainerServerConfig, account_targets, report_headers
+from objstore.container.server import (
+    ContainerServer,
+    ContainerServerConfig,
+    account_targets,
+    object_listing_entry,
+    report_headers,
+    split_swift_bytes,
+)
 from objstore.common.exceptions import BadRequest
 from objstore.web.app import Request
 from tests.unit.db.serverproc import ServerProcess, request
@@ -291,6 +298,81 @@ def test_listing_plain_xml_and_accept(listed):
     resp = req.get_response(listed)
     assert resp.content_type == "application/xml" and resp.body.startswith(b"<?xml")
     assert call(listed, "GET", "/sda/1/a/c?format=yaml").status_int == 400
+
+
+# --- static large objects: swift_bytes ------------------------------------------------------
+@pytest.mark.parametrize("given, expected", [
+    ("video/mp4;swift_bytes=300", ("video/mp4", 300)),
+    ("text/plain; charset=utf-8;swift_bytes=10", ("text/plain; charset=utf-8", 10)),
+    ("text/plain;swift_bytes=10; charset=utf-8", ("text/plain; charset=utf-8", 10)),
+    ("a/b ; Swift_Bytes = 7 ", ("a/b", 7)),
+    ("a/b;swift_bytes=0", ("a/b", 0)),
+    ("a/b;swift_bytes=1;swift_bytes=2", ("a/b", 2)),
+    ("a/b;swift_bytes=abc", ("a/b", None)),  # dropped all the same
+    ("a/b;swift_bytes=-3", ("a/b", None)),
+    ("a/b;swift_bytes=", ("a/b", None)),
+    ("a/b", ("a/b", None)),
+    ("a/b; charset=utf-8", ("a/b; charset=utf-8", None)),
+    ("a/b;swift_bytesx=1", ("a/b;swift_bytesx=1", None)),
+    ("", ("", None)),
+])
+def test_split_swift_bytes(given, expected):
+    assert split_swift_bytes(given) == expected
+
+
+def test_object_listing_entry_reports_swift_bytes():
+    row = {"name": "big", "etag": "e", "size": 52, "content_type": "video/mp4;swift_bytes=300",
+           "created_at": "0000000010.00000"}
+    assert object_listing_entry(row) == {"name": "big", "hash": "e", "bytes": 300, "content_type": "video/mp4",
+                                         "last_modified": "1970-01-01T00:00:10.000000"}
+    assert list(object_listing_entry(row)) == ["name", "hash", "bytes", "content_type", "last_modified"]
+    plain = dict(row, content_type="text/plain; charset=utf-8")
+    assert object_listing_entry(plain)["bytes"] == 52
+    assert object_listing_entry(plain)["content_type"] == "text/plain; charset=utf-8"
+    assert object_listing_entry(dict(row, content_type="x/y;swift_bytes=oops"))["bytes"] == 52
+    assert object_listing_entry({"subdir": "d/"}) == {"subdir": "d/"}
+
+
+@pytest.fixture
+def with_slo(app):
+    put_container(app)
+    put_obj(app, "big", 2, size=52, ctype="video/mp4;swift_bytes=300", etag="slo")
+    put_obj(app, "d/nested", 3, size=40, ctype="text/plain; charset=utf-8;swift_bytes=1000", etag="n")
+    put_obj(app, "small", 4, size=5, ctype="text/plain", etag="s")
+    return app
+
+
+def test_listings_report_the_slo_total_and_a_clean_content_type(with_slo):
+    app = with_slo
+    entries = json.loads(call(app, "GET", "/sda/1/a/c?format=json").body)
+    assert [(e["name"], e["bytes"], e["content_type"]) for e in entries] == [
+        ("big", 300, "video/mp4"), ("d/nested", 1000, "text/plain; charset=utf-8"), ("small", 5, "text/plain")]
+    entries = json.loads(call(app, "GET", "/sda/1/a/c?format=json&delimiter=/").body)
+    assert entries[0]["bytes"] == 300 and entries[1] == {"subdir": "d/"}
+    entries = json.loads(call(app, "GET", "/sda/1/a/c?format=json&prefix=d/&delimiter=/").body)
+    assert [(e["name"], e["bytes"], e["content_type"]) for e in entries] == [
+        ("d/nested", 1000, "text/plain; charset=utf-8")]
+    entries = json.loads(call(app, "GET", "/sda/1/a/c?format=json&reverse=true&limit=2").body)
+    assert [(e["name"], e["bytes"]) for e in entries] == [("small", 5), ("d/nested", 1000)]
+    root = ET.fromstring(call(app, "GET", "/sda/1/a/c?format=xml").body)
+    objs = [{field.tag: field.text for field in child} for child in root]
+    assert [(o["name"], o["bytes"], o["content_type"]) for o in objs] == [
+        ("big", "300", "video/mp4"), ("d/nested", "1000", "text/plain; charset=utf-8"),
+        ("small", "5", "text/plain")]
+    assert b"swift_bytes" not in call(app, "GET", "/sda/1/a/c?format=xml").body
+    assert call(app, "GET", "/sda/1/a/c").body == b"big\nd/nested\nsmall\n"
+
+
+def test_bytes_used_counts_the_manifests_own_bytes(with_slo):
+    # the segments are counted where they live; the total would count them twice (as Swift)
+    app = with_slo
+    h = head(app).headers
+    assert (h["X-Container-Object-Count"], h["X-Container-Bytes-Used"]) == ("3", str(52 + 40 + 5))
+    assert call(app, "GET", "/sda/1/a/c?format=json").headers["X-Container-Bytes-Used"] == "97"
+    put_obj(app, "big", 5, size=3, ctype="video/mp4", etag="plain")  # replaced by a plain object
+    entries = json.loads(call(app, "GET", "/sda/1/a/c?format=json&prefix=big").body)
+    assert (entries[0]["bytes"], entries[0]["content_type"]) == (3, "video/mp4")
+    assert head(app).headers["X-Container-Bytes-Used"] == str(3 + 40 + 5)
 
 
 def test_empty_listings(app):

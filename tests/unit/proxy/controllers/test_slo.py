@@ -3,6 +3,7 @@ then the proxy over real object/container/account servers (conftest.py)."""
 
 import hashlib
 import json
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -88,6 +89,35 @@ def test_manifest_item_checks_the_segment_against_the_entry():
     nested = dict(head, **{slo.SYSMETA_SLO: "True", slo.SYSMETA_ETAG: "e" * 32, slo.SYSMETA_SIZE: "10"})
     assert slo.manifest_item(entry, nested)[0]["sub_slo"] is True
     assert slo.manifest_item(dict(entry, range="-3"), head)[0]["range"] == "7-9"
+
+
+@pytest.mark.parametrize("given, expected", [
+    ("video/mp4;swift_bytes=300", "video/mp4"),
+    ("text/plain; charset=utf-8;swift_bytes=10", "text/plain; charset=utf-8"),
+    ("text/plain;swift_bytes=10; charset=utf-8", "text/plain; charset=utf-8"),
+    ("a/b ; SWIFT_BYTES=7", "a/b"),
+    ("a/b;swift_bytes=x;swift_bytes=2", "a/b"),
+    ("a/b;swift_bytesx=1", "a/b;swift_bytesx=1"),
+    ("a/b; charset=utf-8", "a/b; charset=utf-8"),
+    ("a/b", "a/b"),
+])
+def test_without_swift_bytes(given, expected):
+    assert slo.without_swift_bytes(given) == expected
+
+
+def test_with_swift_bytes_and_mark_total():
+    assert slo.with_swift_bytes("video/mp4", 300) == "video/mp4;swift_bytes=300"
+    assert slo.with_swift_bytes("video/mp4;swift_bytes=1", "300") == "video/mp4;swift_bytes=300"
+    assert slo.with_swift_bytes("text/plain; charset=utf-8", 5) == "text/plain; charset=utf-8;swift_bytes=5"
+    headers = {"content-type": "video/mp4", slo.SYSMETA_SIZE: "300"}
+    slo.mark_total(headers)
+    assert headers["content-type"] == "video/mp4;swift_bytes=300"
+    headers = {slo.SYSMETA_SIZE: "7"}
+    slo.mark_total(headers)
+    assert headers["content-type"] == "application/octet-stream;swift_bytes=7"
+    plain = {"content-type": "text/plain"}
+    slo.mark_total(plain)
+    assert plain == {"content-type": "text/plain"}
 
 
 def test_delete_body_plain_and_json():
@@ -406,3 +436,94 @@ def test_copy_of_an_slo_copies_the_content_or_with_manifest_get_the_manifest(seg
     resp = call(app, "PUT", "/v1/AUTH_test/c/flat2", {"X-Copy-From": "/c/big", "Content-Length": "0"})
     assert resp.status_int == 409
     assert call(app, "HEAD", "/v1/AUTH_test/c/flat2").status_int == 404
+
+
+# --- container listings show an SLO's total (swift_bytes) -----------------------------------
+def listing(app, query="format=json", container="c"):
+    resp = call(app, "GET", "/v1/AUTH_test/%s?%s" % (container, query))
+    assert resp.status_int == 200, resp.body
+    return resp
+
+
+def test_listings_show_the_slo_total_and_a_clean_content_type(segs):
+    app, made = segs
+    # a client's own swift_bytes is dropped: the total is the proxy's to set
+    put_slo(app, made, headers={"Content-Type": "video/mp4;swift_bytes=1"})
+    manifest_size = int(call(app, "GET", "/v1/AUTH_test/c/big?multipart-manifest=get").headers["Content-Length"])
+    assert manifest_size < SEG
+    entries = json.loads(listing(app).body)
+    assert [(e["name"], e["bytes"], e["content_type"]) for e in entries] == [("big", 3 * SEG, "video/mp4")]
+    assert entries[0]["hash"]  # the row's etag, as Swift lists it
+    root = ET.fromstring(listing(app, "format=xml").body)
+    fields = {field.tag: field.text for field in root[0]}
+    assert (fields["name"], fields["bytes"], fields["content_type"]) == ("big", str(3 * SEG), "video/mp4")
+    assert listing(app, "format=plain").body == b"big\n"
+    assert json.loads(listing(app, "format=json&prefix=b&delimiter=/").body)[0]["bytes"] == 3 * SEG
+    # Bytes-Used counts the manifest's own bytes: the segments are counted in "segs"
+    head = call(app, "HEAD", "/v1/AUTH_test/c")
+    assert head.headers["X-Container-Bytes-Used"] == str(manifest_size)
+    assert call(app, "HEAD", "/v1/AUTH_test/segs").headers["X-Container-Bytes-Used"] == str(3 * SEG)
+
+
+def test_get_and_head_of_the_manifest_never_show_swift_bytes(segs):
+    app, made = segs
+    put_slo(app, made, headers={"Content-Type": "text/plain; charset=utf-8"})
+    etag = call(app, "HEAD", "/v1/AUTH_test/c/big").headers["Etag"]
+    answers = [
+        call(app, "GET", "/v1/AUTH_test/c/big"),
+        call(app, "HEAD", "/v1/AUTH_test/c/big"),
+        call(app, "GET", "/v1/AUTH_test/c/big", {"Range": "bytes=0-3"}),
+        call(app, "GET", "/v1/AUTH_test/c/big", {"If-None-Match": etag}),
+        call(app, "GET", "/v1/AUTH_test/c/big?multipart-manifest=get"),
+        call(app, "HEAD", "/v1/AUTH_test/c/big?multipart-manifest=get"),
+    ]
+    assert [resp.status_int for resp in answers] == [200, 200, 206, 304, 200, 200]
+    for resp in answers:
+        assert "swift_bytes" not in str(resp.headers).lower()
+    assert answers[0].headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert answers[1].headers["Content-Type"] == "text/plain; charset=utf-8"
+    multi = call(app, "GET", "/v1/AUTH_test/c/big", {"Range": "bytes=0-1,5-6"})
+    assert multi.status_int == 206 and b"swift_bytes" not in multi.body
+    assert b"Content-Type: text/plain; charset=utf-8\r\n" in multi.body
+
+
+def test_a_post_keeps_the_total(segs):
+    app, made = segs
+    put_slo(app, made)
+    resp = call(app, "POST", "/v1/AUTH_test/c/big", {"X-Object-Meta-Color": "blue", "Content-Type": "text/html"})
+    assert resp.status_int == 202
+    head = call(app, "HEAD", "/v1/AUTH_test/c/big")
+    assert head.headers["X-Object-Meta-Color"] == "blue"
+    assert "swift_bytes" not in head.headers["Content-Type"]
+    entries = json.loads(listing(app).body)
+    assert [(e["name"], e["bytes"]) for e in entries] == [("big", 3 * SEG)]
+    assert "swift_bytes" not in entries[0]["content_type"]
+
+
+def test_copies_list_the_total_only_when_they_are_slos(segs):
+    app, made = segs
+    put_slo(app, made)
+    assert call(app, "PUT", "/v1/AUTH_test/c/twin?multipart-manifest=get",
+                {"X-Copy-From": "/c/big", "Content-Length": "0", "Content-Type": "audio/ogg"}).status_int == 201
+    assert call(app, "PUT", "/v1/AUTH_test/c/flat", {"X-Copy-From": "/c/big", "Content-Length": "0"}).status_int == 201
+    entries = {e["name"]: (e["bytes"], e["content_type"]) for e in json.loads(listing(app).body)}
+    assert entries == {"big": (3 * SEG, "video/mp4"), "twin": (3 * SEG, "audio/ogg"), "flat": (3 * SEG, "video/mp4")}
+    assert call(app, "HEAD", "/v1/AUTH_test/c/twin").headers["Content-Type"] == "audio/ogg"
+    flat = call(app, "HEAD", "/v1/AUTH_test/c/flat")
+    assert (flat.headers["Content-Type"], flat.headers["Content-Length"]) == ("video/mp4", str(3 * SEG))
+    # the flat copy is a plain object: its row's size is its own
+    assert call(app, "HEAD", "/v1/AUTH_test/c").headers["X-Container-Bytes-Used"] == str(
+        3 * SEG + 2 * int(call(app, "HEAD", "/v1/AUTH_test/c/big?multipart-manifest=get").headers["Content-Length"]))
+
+
+def test_a_nested_slo_is_listed_with_its_total_in_the_outer_manifest_cleanly(segs):
+    app, made = segs
+    put_slo(app, made, name="/c/inner")
+    outer = [{"path": "/c/inner"}, {"path": made[0][0]}]
+    resp = call(app, "PUT", "/v1/AUTH_test/c/outer?multipart-manifest=put", body=json.dumps(outer).encode())
+    assert resp.status_int == 201
+    items = json.loads(call(app, "GET", "/v1/AUTH_test/c/outer?multipart-manifest=get").body)
+    assert [(i["bytes"], i["content_type"]) for i in items] == [(3 * SEG, "video/mp4"), (SEG, items[1]["content_type"])]
+    assert "swift_bytes" not in items[1]["content_type"]
+    entries = {e["name"]: e["bytes"] for e in json.loads(listing(app).body)}
+    assert entries == {"inner": 3 * SEG, "outer": 4 * SEG}

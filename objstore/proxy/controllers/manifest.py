@@ -3,6 +3,12 @@
 every object under that prefix, in listing order (what the ``swift`` CLI's
 segmented uploads produce). ``?multipart-manifest=get`` returns the manifest
 itself. Only the object controller calls this.
+
+A segment that is a static large object manifest is sent expanded (its own
+segments laid end to end, by slo.stream_span), as Swift does: the listing's
+``bytes`` for it is the SLO's total, so sending the manifest's JSON would end
+the body short of the Content-Length. A segment that is itself a dynamic
+manifest is sent as it is stored (its listing ``bytes`` is its own size).
 """
 
 import hashlib
@@ -11,6 +17,7 @@ import urllib.parse
 
 from objstore.common.exceptions import BackendError
 from objstore.proxy import conditional
+from objstore.proxy.controllers import slo
 from objstore.web.app import Response, error_response
 from objstore.web.backend import quote_path
 
@@ -106,7 +113,20 @@ def _concatenate(controller, req, account, container, segments, start, end):
         ranged = "bytes=%d-%d" % (lo, hi - 1) if (lo, hi) != (0, size) else ""
         source, _headers, status, body = controller.fetch(req, account, container, seg["name"], "GET",
                                                           range_header=ranged, apply_conditions=False)
+        if source is not None and slo.is_slo(source.headers):
+            # the range was of the manifest's JSON (maybe a 416): serve the SLO's bytes instead
+            _close(body)
+            if source.conn is not None:  # closing a body never started leaves its source open
+                source.close()
+            yield from slo.stream_span(controller, req, account, container, seg["name"], lo, hi)
+            continue
         if source is None or status not in (200, 206) or body is None:
             controller.app.logger.error("DLO segment %s/%s answered %s", container, seg["name"], status)
             raise BackendError("segment %s/%s unavailable" % (container, seg["name"]))
         yield from body
+
+
+def _close(body):
+    close = getattr(body, "close", None)
+    if close is not None:
+        close()

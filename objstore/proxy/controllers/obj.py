@@ -421,8 +421,11 @@ class ObjectController(Controller):
             raise BadRequest("Destination header required")
         dest_container, dest_obj = _split_copy_path(urllib.parse.unquote(dest))
         dest_account = req.headers.get("Destination-Account") or account
-        put = req.copy_get()
+        put = req.copy_get()  # drops the body, and CONTENT_TYPE with it
         put.method = "PUT"
+        if req.content_type and _client_sent_content_type(req):
+            # a COPY takes the client's Content-Type as PUT + X-Copy-From does
+            put.environ["CONTENT_TYPE"] = req.environ["CONTENT_TYPE"]
         put.environ["PATH_INFO"] = quote_path("v1", dest_account, dest_container, dest_obj)
         put.headers["Content-Length"] = "0"
         put.headers["X-Copy-From"] = quote_path(container, obj)

@@ -1,6 +1,7 @@
 """Static large objects (SLO): an object whose body is a JSON manifest naming
-its segments, served as their concatenation. Only the object controller
-calls this (as it calls manifest.py for dynamic large objects).
+its segments, served as their concatenation. The object controller calls
+this (as it calls manifest.py for dynamic large objects); manifest.py calls
+``stream_span`` for an SLO that is one of a dynamic large object's segments.
 
 Theory of operation:
 
@@ -620,6 +621,24 @@ def _stream(controller, req, account, items, start, end, first):
     except SegmentError as err:
         controller.app.logger.error("SLO GET cut short: %s", err)
         raise BackendError(str(err)) from None
+
+
+def stream_span(controller, req, account, container, obj, start, end):
+    """Yield bytes [start, end) of the SLO /container/obj, nested manifests
+    expanded: what a dynamic large object whose segment is this SLO sends
+    (manifest.py). The manifest is read on the first ``next``.
+
+    :raises BackendError: the manifest or one of its segments is gone,
+        changed or unreadable (the headers are sent by then: the server cuts
+        the body short of its Content-Length).
+    """
+    try:
+        items, _headers = read_manifest(controller, req, account, container, obj)
+        first = _open_first(controller, req, account, items, (start, end))
+    except SegmentError as err:
+        controller.app.logger.error("SLO segment /%s/%s of a DLO: %s", container, obj, err)
+        raise BackendError(str(err)) from None
+    yield from _stream(controller, req, account, items, start, end, first)
 
 
 def _multipart(controller, req, account, items, spans, length, boundary, ctype, first):

@@ -24,7 +24,9 @@ def test_swift_cli_upload_list_stat_post_download_delete(cluster, tmp_path):
     (up / "sub" / "big.bin").write_bytes(big)
     name = "cli-" + uuid.uuid4().hex[:8]
     swift(cluster, "upload", name, "up", cwd=tmp_path)
-    swift(cluster, "upload", "--segment-size", "1000000", name, "up/sub/big.bin", cwd=tmp_path)
+    # a dynamic large object (the swift CLI makes a static one by default,
+    # since /info announces slo: tests/functional/test_slo.py)
+    swift(cluster, "upload", "--use-dlo", "--segment-size", "1000000", name, "up/sub/big.bin", cwd=tmp_path)
     assert swift(cluster, "list", name).split() == ["up/a.txt", "up/sub/big.bin"]
     stat = swift(cluster, "stat", name, "up/sub/big.bin")
     assert "Content Length: 2500000" in stat and "Manifest:" in stat

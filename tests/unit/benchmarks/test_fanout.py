@@ -57,3 +57,19 @@ def test_the_port_probe_does_not_stop_a_writer(tmp_path):
         sock.close()
     finally:
         host.stop_pids([pid])
+
+
+def test_add_fanout_round_keeps_every_round_and_their_median(tmp_path):
+    from benchmarks import references
+
+    devices, work = tmp_path / "devices", tmp_path / "work"
+    devices.mkdir()
+    work.mkdir()
+    refs = {"dd_fsync_mb_per_s": 500.0}
+    first = references.add_fanout_round(refs, str(devices), str(work), 2)
+    assert refs["fanout_rounds"] == [first] and refs["fanout_put_mb_per_s"] == first
+    references.add_fanout_round(refs, str(devices), str(work), 2)
+    references.add_fanout_round(refs, str(devices), str(work), 2)
+    assert len(refs["fanout_rounds"]) == 3
+    assert refs["fanout_put_mb_per_s"] == sorted(refs["fanout_rounds"])[1]
+    assert refs["dd_fsync_mb_per_s"] == 500.0

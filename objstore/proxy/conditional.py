@@ -96,6 +96,17 @@ def parse_range(value, length):
     return result
 
 
+def merge_ranges(ranges):
+    """``[(start, end)]`` (end exclusive) sorted, with overlapping or touching ones joined."""
+    merged = []
+    for start, end in sorted(ranges):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
 def content_range(start, end, length):
     return "bytes %d-%d/%d" % (start, end - 1, length)
 

@@ -147,7 +147,7 @@ class ObjectController(Controller):
             out["Content-Range"] = conditional.content_range(start, end, length)
             out["Content-Length"] = str(end - start)
             return source, out, 206, _slice(full, [(start, end)], None, None, length)
-        ranges = _merge(ranges)
+        ranges = conditional.merge_ranges(ranges)
         boundary = conditional.new_boundary()
         ctype = out.get("Content-Type", "application/octet-stream")
         out["Content-Type"] = "multipart/byteranges; boundary=%s" % boundary
@@ -533,16 +533,6 @@ def _skip(resp, count):
         if not data:
             raise BackendError("body ended while skipping")
         count -= len(data)
-
-
-def _merge(ranges):
-    merged = []
-    for start, end in sorted(ranges):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
 
 
 def _slice(body, ranges, boundary, ctype, length):

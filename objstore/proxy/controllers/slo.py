@@ -477,7 +477,7 @@ def serve(controller, req, account, container, obj, backend_headers, status, bod
     if not ranges:
         spans, code = [(0, length)], 200
     else:
-        spans, code = (ranges if len(ranges) == 1 else _merge(ranges)), 206
+        spans, code = (ranges if len(ranges) == 1 else conditional.merge_ranges(ranges)), 206
     try:
         first = _open_first(controller, req, account, items, spans[0])
     except SegmentError as err:
@@ -498,16 +498,6 @@ def serve(controller, req, account, container, obj, backend_headers, status, bod
         out["Content-Length"] = str(length)
         body = _stream(controller, req, account, items, 0, length, first)
     return Response(status=code, headerlist=list(out.items()), app_iter=body)
-
-
-def _merge(ranges):
-    merged = []
-    for start, end in sorted(ranges):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
 
 
 def _serve_manifest(controller, req, account, container, obj):

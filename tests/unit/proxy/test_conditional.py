@@ -58,3 +58,8 @@ def test_multipart_length_matches_the_framing():
     body += conditional.closing(boundary)
     assert conditional.multipart_length(boundary, "text/plain", ranges, 100) == len(body)
     assert conditional.content_range(10, 15, 100) == "bytes 10-14/100"
+
+
+def test_merge_ranges_sorts_and_joins_overlapping_or_touching_ones():
+    assert conditional.merge_ranges([(10, 20), (0, 5), (5, 7), (15, 30), (40, 41)]) == [(0, 7), (10, 30), (40, 41)]
+    assert conditional.merge_ranges([]) == []

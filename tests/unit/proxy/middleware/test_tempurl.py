@@ -5,20 +5,14 @@ object servers (each served by eventlet's WSGI server in its own thread)."""
 import base64
 import dataclasses
 import json
-import threading
 import time
 import urllib.parse
 
 import pytest
 from swiftclient.utils import generate_temp_url
 
-from objstore.account.server import AccountServer, AccountServerConfig
-from objstore.common import green
 from objstore.common.constraints import DEFAULT
 from objstore.common.exceptions import ConfigError, Unauthorized
-from objstore.container.server import ContainerServer, ContainerServerConfig
-from objstore.obj.diskfile import DiskFileManager
-from objstore.obj.server import ObjectServer, ObjectServerConfig
 from objstore.proxy.middleware import tempauth, tempurl
 from objstore.proxy.middleware.tempurl import (
     Config, disposition, ip_allowed, keys_of, load_config, matching_key, name_matcher, parse_expires,
@@ -26,7 +20,7 @@ from objstore.proxy.middleware.tempurl import (
 )
 from objstore.proxy.server import ProxyApp, ProxyServerConfig
 from objstore.web.app import Request
-from objstore.web.server import HttpProtocol
+from tests.unit.proxy import realnodes
 
 PATH = "/v1/AUTH_test/c/o"
 # HMAC(b"mykey", b"GET\n1700000000\n/v1/AUTH_test/c/o"), worked out once with hashlib
@@ -141,48 +135,6 @@ def test_load_config_checks_digests_and_uppercases_methods():
 
 
 # --- through the proxy over real storage servers ---------------------------------------------
-class ServedApp:
-    """``app`` served on 127.0.0.1:<port> by an OS thread running its own eventlet hub."""
-
-    def __init__(self, app):
-        ready = threading.Event()
-        self.port = None
-        self.stop = False
-
-        def run():
-            sock = green.listen(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-            server = green.spawn(green.wsgi.server, sock, app, log_output=False, protocol=HttpProtocol)
-            ready.set()
-            while not self.stop:
-                green.sleep(0.02)
-            server.kill()
-            sock.close()
-
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
-        assert ready.wait(5)
-
-    def close(self):
-        self.stop = True
-        self.thread.join(2)
-
-
-class OneNodeRing:
-    def __init__(self, port):
-        self.node = {"id": 0, "region": 1, "zone": 1, "ip": "127.0.0.1", "port": port, "replication_ip": "127.0.0.1",
-                     "replication_port": port, "device": "sda", "weight": 1.0, "meta": "", "index": 0}
-
-    def get_nodes(self, account, container=None, obj=None):
-        return 0, [dict(self.node)]
-
-    def get_part_nodes(self, part):
-        return [dict(self.node)]
-
-    def get_more_nodes(self, part):
-        return iter(())
-
-
 USERS = ("test:tester testing .admin", "test:tester3 testing3")
 
 
@@ -221,16 +173,7 @@ def cluster(tmp_path, objstore_conf, capture):
     logger, _handler = capture
     devices = tmp_path / "node"
     (devices / "sda").mkdir(parents=True)
-    manager = DiskFileManager(str(devices), False, logger)
-    servers = [
-        ServedApp(ObjectServer(ObjectServerConfig(devices=str(devices), mount_check=False, access_log=False,
-                                                  fsync_in_threads=False), logger, manager, DEFAULT)),
-        ServedApp(ContainerServer(ContainerServerConfig(devices=str(devices), mount_check=False, access_log=False),
-                                  logger, DEFAULT)),
-        ServedApp(AccountServer(AccountServerConfig(devices=str(devices), mount_check=False, access_log=False),
-                                logger, DEFAULT)),
-    ]
-    rings = [OneNodeRing(served.port) for served in servers]
+    servers, rings = realnodes.start(devices, logger)
     proxy = make_proxy(rings, logger)
     wsgi, auth = build_pipeline(proxy, logger)
     made = Cluster(wsgi, proxy, auth, rings)
@@ -239,9 +182,7 @@ def cluster(tmp_path, objstore_conf, capture):
                                                                  "X-Object-Meta-Public-Color": "red"},
                      body=b"hello").status_int == 201
     yield made
-    proxy.pool.close_all()
-    for served in servers:
-        served.close()
+    realnodes.stop(proxy, servers)
 
 
 def temp(path, method="GET", key="secret", seconds=60, **kwargs):

@@ -13,6 +13,7 @@ from objstore.common.constraints import DEFAULT
 from objstore.container.server import ContainerServer, ContainerServerConfig
 from objstore.obj.diskfile import DiskFileManager
 from objstore.obj.server import ObjectServer, ObjectServerConfig
+from objstore.web.app import Request
 from objstore.web.server import HttpProtocol
 
 
@@ -83,3 +84,11 @@ def stop(proxy, servers):
     proxy.pool.close_all()
     for served in servers:
         served.close()
+
+
+def call(app, method, path, headers=None, body=None, environ=None):
+    """``method path`` through ``app`` (a proxy or a pipeline) in the test thread; the response."""
+    req = Request.blank(path, environ=dict(environ or {}, REQUEST_METHOD=method), headers=headers or {})
+    if body is not None:
+        req.body = body
+    return req.get_response(app)

@@ -10,6 +10,7 @@ import pytest
 
 from objstore.common.exceptions import BackendError
 from objstore.web.app import Request
+from tests.unit.proxy.realnodes import call
 
 SEG = 100 * 1024  # bigger than the proxy's object_chunk_size (64 KiB) in the fixture
 
@@ -18,11 +19,6 @@ def md5(data):
     return hashlib.md5(data).hexdigest()
 
 
-def call(app, method, path, headers=None, body=None, environ=None):
-    req = Request.blank(path, environ=dict(environ or {}, REQUEST_METHOD=method), headers=headers or {})
-    if body is not None:
-        req.body = body
-    return req.get_response(app)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import pytest
 from objstore.common.exceptions import BackendError, BadRequest, RequestEntityTooLarge
 from objstore.proxy.controllers import slo
 from objstore.web.app import Request, error_response
+from tests.unit.proxy.realnodes import call
 
 SEG = 100 * 1024  # bigger than the proxy's object_chunk_size (64 KiB) in the fixture
 
@@ -133,11 +134,6 @@ def test_delete_body_plain_and_json():
 
 
 # --- through the proxy ------------------------------------------------------------------
-def call(app, method, path, headers=None, body=None, environ=None):
-    req = Request.blank(path, environ=dict(environ or {}, REQUEST_METHOD=method), headers=headers or {})
-    if body is not None:
-        req.body = body
-    return req.get_response(app)
 
 
 @pytest.fixture

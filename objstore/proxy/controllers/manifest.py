@@ -25,7 +25,7 @@ LISTING_PAGE = 10000
 
 
 def is_manifest(req, headers):
-    return "X-Object-Manifest" in headers and req.params.get("multipart-manifest") != "get"
+    return "X-Object-Manifest" in headers and slo.multipart_manifest(req) != "get"
 
 
 def list_segments(controller, req, account, container, prefix):

@@ -243,8 +243,7 @@ class ObjectController(Controller):
             return denied
         if info is None:
             return error_response(404)
-        # the query only: req.params would read a form-encoded (urllib, curl -d) body as form fields
-        if req.GET.get("multipart-manifest") == "put":
+        if slo.multipart_manifest(req) == "put":
             return slo.put_manifest(self, req, account, container, obj)
         copy_from = req.headers.get("X-Copy-From")
         if copy_from:
@@ -461,7 +460,7 @@ class ObjectController(Controller):
             return denied
         if info is None:
             return error_response(404)
-        if req.GET.get("multipart-manifest") == "delete":
+        if slo.multipart_manifest(req) == "delete":
             return slo.delete(self, req, account, container, obj)
         return self._write_object(req, account, container, obj, "DELETE", {})
 

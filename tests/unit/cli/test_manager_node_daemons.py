@@ -14,14 +14,8 @@ NODE = catalog.NODE_DAEMONS
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    """A one-node, one-replica layout: the node's etc dir has the three storage confs."""
-    data = str(tmp_path_factory.mktemp("aio"))
-    settings = layout.Settings(data, nodes=1, replicas=1)
-    layout.ensure_secrets(data)
-    layout.write_configs(settings, catalog.available())
-    layout.build_rings(settings)
-    return settings
+def cluster(one_node_layout):
+    return one_node_layout
 
 
 @pytest.fixture

@@ -18,14 +18,8 @@ DAEMONS = sorted(program.name for program, _ in catalog.available(catalog.daemon
 
 
 @pytest.fixture(scope="module")
-def node(tmp_path_factory):
-    """A one-node, one-replica all-in-one layout (nothing running)."""
-    data = str(tmp_path_factory.mktemp("aio"))
-    settings = layout.Settings(data, nodes=1, replicas=1)
-    layout.ensure_secrets(data)
-    layout.write_configs(settings, catalog.available())
-    layout.build_rings(settings)
-    return settings
+def node(one_node_layout):
+    return one_node_layout
 
 
 def run(args, settings, timeout=120):

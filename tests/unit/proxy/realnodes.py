@@ -64,12 +64,14 @@ class OneNodeRing:
         return iter(())
 
 
-def start(devices, logger):
-    """Serve the three storage apps over ``devices`` (which holds ``sda``).
+def start(tmp_path, logger):
+    """Serve the three storage apps over a devices dir ``tmp_path/node`` (device ``sda``).
 
     Returns ``(servers, rings)``: the ServedApps and their rings, both in the
     order object, container, account (ProxyApp takes the rings reversed).
     """
+    devices = tmp_path / "node"
+    (devices / "sda").mkdir(parents=True)
     common = {"devices": str(devices), "mount_check": False, "access_log": False}
     manager = DiskFileManager(str(devices), False, logger)
     servers = [

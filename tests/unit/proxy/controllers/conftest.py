@@ -11,9 +11,7 @@ from tests.unit.proxy import realnodes
 def cluster(tmp_path, objstore_conf, capture):
     """A ProxyApp over real storage servers (accounts are autocreated)."""
     logger, _handler = capture
-    devices = tmp_path / "node"
-    (devices / "sda").mkdir(parents=True)
-    servers, rings = realnodes.start(devices, logger)
+    servers, rings = realnodes.start(tmp_path, logger)
     config = ProxyServerConfig(account_autocreate=True, node_timeout=5.0, object_chunk_size=65536)
     app = ProxyApp(config, logger, rings[2], rings[1], rings[0], DEFAULT)
     yield app

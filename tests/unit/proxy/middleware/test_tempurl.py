@@ -171,9 +171,7 @@ def make_proxy(rings, logger):
 @pytest.fixture
 def cluster(tmp_path, objstore_conf, capture):
     logger, _handler = capture
-    devices = tmp_path / "node"
-    (devices / "sda").mkdir(parents=True)
-    servers, rings = realnodes.start(devices, logger)
+    servers, rings = realnodes.start(tmp_path, logger)
     proxy = make_proxy(rings, logger)
     wsgi, auth = build_pipeline(proxy, logger)
     made = Cluster(wsgi, proxy, auth, rings)

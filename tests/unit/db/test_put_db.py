@@ -33,13 +33,17 @@ class _QuietHandler(wsgiref.simple_server.WSGIRequestHandler):
         pass
 
 
+def _container_server(devices, logger):
+    """``(devices, app)``: a container server app over ``devices`` holding device ``sda``."""
+    (devices / "sda").mkdir(parents=True)
+    config = ContainerServerConfig(devices=str(devices), mount_check=False, access_log=False)
+    return devices, ContainerServer(config, logger, DEFAULT)
+
+
 @pytest.fixture
 def node(tmp_path, objstore_conf, capture):
     """``(app, port)``: a container server on 127.0.0.1:<port> (device ``sda``)."""
-    devices = tmp_path / "peer"
-    (devices / "sda").mkdir(parents=True)
-    app = ContainerServer(ContainerServerConfig(devices=str(devices), mount_check=False, access_log=False),
-                          capture[0], DEFAULT)
+    _devices, app = _container_server(tmp_path / "peer", capture[0])
     server = wsgiref.simple_server.make_server("127.0.0.1", 0, app, handler_class=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -52,10 +56,7 @@ def node(tmp_path, objstore_conf, capture):
 @pytest.fixture
 def local(tmp_path, objstore_conf, capture):
     """``(app, replicator)``: the sending node (device ``sda``) and its replicator."""
-    devices = tmp_path / "local"
-    (devices / "sda").mkdir(parents=True)
-    app = ContainerServer(ContainerServerConfig(devices=str(devices), mount_check=False, access_log=False),
-                          capture[0], DEFAULT)
+    devices, app = _container_server(tmp_path / "local", capture[0])
     config = DBReplicatorConfig(devices=str(devices), mount_check=False)
     return app, ContainerReplicator(config, capture[0], ring=object(), pool=ConnectionPool(1.0, 30.0))
 

@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Debian packages the test suite uses (installed only when running as root).
-DEBS := rclone xfsprogs curl
+DEBS := rclone xfsprogs e2fsprogs curl
 
 .PHONY: run test venv system-deps compute-deps unit functional probe bench clean
 
